@@ -1,0 +1,1 @@
+"""AXI4 building blocks: memory, interconnect, protocol checker, stall injector."""

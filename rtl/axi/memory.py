@@ -1,0 +1,202 @@
+"""AXI4 memory: block RAM behind a pipelined AXI4 subordinate port."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus import AXI4Signature, Burst, Resp
+from .common import next_beat_address
+
+__all__ = ["AXI4Memory"]
+
+
+class AXI4Memory(wiring.Component):
+    """Synthesizable AXI4 memory with a latency model and error windows for fault tests.
+
+    Parameters
+    ----------
+    size : int
+        Bytes of storage, a power of two, at least one bus word.  Addresses wrap modulo
+        ``size`` (the interconnect decodes which addresses reach the memory).
+    data_width, addr_width, id_width, user_width : int
+        Bus parameters (see :class:`~sgdma.rtl.bus.AXI4Signature`).
+    max_bursts : int
+        Address-channel entries queued per direction: this many bursts can be in flight on
+        each of read and write.  Must cover the configured latency when bursts are single
+        beats (e.g. 64 for latency 32 with 1-beat reads at full rate).
+    init : bytes or None
+        Initial contents (little-endian words), zero-padded.
+
+    Members
+    -------
+    bus : In(AXI4Signature(...))
+        INCR, FIXED and WRAP bursts up to 256 beats, byte strobes, independent read and write
+        paths.  Read data and write responses come back in order.
+    read_latency, write_latency : In(8)
+        Runtime latency model, 0..255 cycles: a read burst's first beat leaves no earlier
+        than ``read_latency`` + 2 cycles after its AR handshake, a write's B no earlier than
+        ``write_latency`` + 1 cycles after its last W beat.  Back-to-back bursts stream
+        at one beat per cycle on read and on write simultaneously at every latency, provided
+        enough bursts are in flight.
+    slverr_base, slverr_limit, decerr_base, decerr_limit : In(addr_width)
+        Error windows ``[base, limit)`` (empty when ``base >= limit``): beats addressed there
+        answer SLVERR / DECERR, their writes are dropped and reads return zero.  Tie to zero
+        in a real design.
+    """
+
+    def __init__(self, *, size, data_width=64, addr_width=32, id_width=4, user_width=0,
+                 max_bursts=16, init=None):
+        if data_width not in (32, 64, 128, 256):
+            raise ValueError(f"data_width must be 32, 64, 128 or 256, not {data_width!r}")
+        if not isinstance(size, int) or size < data_width // 8 or size & (size - 1):
+            raise ValueError(f"size must be a power of two >= {data_width // 8} bytes, not {size!r}")
+        if size > (1 << addr_width):
+            raise ValueError(f"size {size:#x} does not fit in addr_width {addr_width}")
+        if not isinstance(max_bursts, int) or max_bursts < 2:
+            raise ValueError(f"max_bursts must be an integer >= 2, not {max_bursts!r}")
+        if init is not None and len(init) > size:
+            raise ValueError(f"init is {len(init)} bytes, more than size {size}")
+        self._size = size
+        self._data_width = data_width
+        self._addr_width = addr_width
+        self._max_bursts = max_bursts
+        self._init = bytes(init or b"")
+        super().__init__({
+            "bus": In(AXI4Signature(addr_width=addr_width, data_width=data_width,
+                                    id_width=id_width, user_width=user_width)),
+            "read_latency": In(8),
+            "write_latency": In(8),
+            "slverr_base": In(addr_width), "slverr_limit": In(addr_width),
+            "decerr_base": In(addr_width), "decerr_limit": In(addr_width),
+        })
+
+    @property
+    def size(self):
+        return self._size
+
+    def _beat_resp(self, m, addr, name):
+        resp = Signal(Resp, name=name)
+        with m.If((addr >= self.decerr_base) & (addr < self.decerr_limit)):
+            m.d.comb += resp.eq(Resp.DECERR)
+        with m.Elif((addr >= self.slverr_base) & (addr < self.slverr_limit)):
+            m.d.comb += resp.eq(Resp.SLVERR)
+        with m.Else():
+            m.d.comb += resp.eq(Resp.OKAY)
+        return resp
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        sig = bus.signature
+        nbytes = self._data_width // 8
+        lane_bits = (nbytes - 1).bit_length()
+        depth = self._size // nbytes
+        word_bits = max((depth - 1).bit_length(), 1)
+
+        words = [int.from_bytes(self._init[i:i + nbytes].ljust(nbytes, b"\0"), "little")
+                 for i in range(0, len(self._init), nbytes)]
+        m.submodules.storage = storage = memory.Memory(
+            shape=self._data_width, depth=depth, init=words)
+        rport = storage.read_port()
+        wport = storage.write_port(granularity=8)
+
+        now = Signal(16)
+        m.d.sync += now.eq(now + 1)
+
+        cmd = data.StructLayout({
+            "id": sig.id_width, "addr": self._addr_width, "len": 8, "size": 3,
+            "burst": 2, "time": 16,
+        })
+
+        # ---------------- read path ----------------
+        m.submodules.ar_q = ar_q = fifo.SyncFIFOBuffered(width=cmd.size, depth=self._max_bursts)
+        m.d.comb += [
+            bus.arready.eq(ar_q.w_rdy),
+            ar_q.w_en.eq(bus.arvalid),
+            ar_q.w_data.eq(Cat(bus.arid, bus.araddr, bus.arlen, bus.arsize, bus.arburst, now)),
+        ]
+        ar = data.View(cmd, ar_q.r_data)
+        r_beat = Signal(8)
+        r_addr = Signal(self._addr_width)
+        r_cur = Signal(self._addr_width)
+        m.d.comb += r_cur.eq(Mux(r_beat == 0, ar.addr, r_addr))
+        r_age = Signal(16)
+        m.d.comb += r_age.eq(now - ar.time)
+        r_issue = Signal()
+        m.d.comb += r_issue.eq(ar_q.r_rdy & ((r_beat != 0) | (r_age >= self.read_latency)) &
+                               (~bus.rvalid | bus.rready))
+        r_next = next_beat_address(m, r_cur, ar.size, ar.len, ar.burst)
+        r_last = Signal()
+        m.d.comb += r_last.eq(r_beat == ar.len)
+        r_resp = self._beat_resp(m, r_cur, "r_resp")
+        m.d.comb += [
+            rport.addr.eq(r_cur[lane_bits:]),
+            rport.en.eq(r_issue),
+            ar_q.r_en.eq(r_issue & r_last),
+        ]
+        r_zero = Signal()
+        with m.If(r_issue):
+            m.d.sync += [
+                r_beat.eq(Mux(r_last, 0, r_beat + 1)),
+                r_addr.eq(Cat(r_next, r_cur[12:])),
+                bus.rvalid.eq(1),
+                bus.rid.eq(ar.id),
+                bus.rlast.eq(r_last),
+                bus.rresp.eq(r_resp),
+                r_zero.eq(r_resp != Resp.OKAY),
+            ]
+        with m.Elif(bus.rready):
+            m.d.sync += bus.rvalid.eq(0)
+        m.d.comb += bus.rdata.eq(Mux(r_zero, 0, rport.data))
+
+        # ---------------- write path ----------------
+        m.submodules.aw_q = aw_q = fifo.SyncFIFOBuffered(width=cmd.size, depth=self._max_bursts)
+        m.d.comb += [
+            bus.awready.eq(aw_q.w_rdy),
+            aw_q.w_en.eq(bus.awvalid),
+            aw_q.w_data.eq(Cat(bus.awid, bus.awaddr, bus.awlen, bus.awsize, bus.awburst, now)),
+        ]
+        aw = data.View(cmd, aw_q.r_data)
+        b_entry = data.StructLayout({"id": sig.id_width, "resp": 2, "time": 16})
+        m.submodules.b_q = b_q = fifo.SyncFIFOBuffered(width=b_entry.size, depth=self._max_bursts)
+
+        w_beat = Signal(8)
+        w_addr = Signal(self._addr_width)
+        w_cur = Signal(self._addr_width)
+        w_resp = Signal(2)  # worst response so far in this burst
+        m.d.comb += w_cur.eq(Mux(w_beat == 0, aw.addr, w_addr))
+        w_last = Signal()
+        m.d.comb += w_last.eq(w_beat == aw.len)
+        w_accept = Signal()
+        m.d.comb += w_accept.eq(aw_q.r_rdy & bus.wvalid & (~w_last | b_q.w_rdy))
+        m.d.comb += bus.wready.eq(aw_q.r_rdy & (~w_last | b_q.w_rdy))
+        w_next = next_beat_address(m, w_cur, aw.size, aw.len, aw.burst)
+        beat_resp = self._beat_resp(m, w_cur, "w_beat_resp")
+        burst_resp = Signal(2)
+        prev = Mux(w_beat == 0, Resp.OKAY, w_resp)
+        m.d.comb += burst_resp.eq(Mux(beat_resp > prev, beat_resp, prev))
+        m.d.comb += [
+            wport.addr.eq(w_cur[lane_bits:]),
+            wport.data.eq(bus.wdata),
+            wport.en.eq(Mux(w_accept & (beat_resp == Resp.OKAY), bus.wstrb, 0)),
+            aw_q.r_en.eq(w_accept & w_last),
+            b_q.w_en.eq(w_accept & w_last),
+            b_q.w_data.eq(Cat(aw.id, burst_resp, now)),
+        ]
+        with m.If(w_accept):
+            m.d.sync += [
+                w_beat.eq(Mux(w_last, 0, w_beat + 1)),
+                w_addr.eq(Cat(w_next, w_cur[12:])),
+                w_resp.eq(burst_resp),
+            ]
+
+        b = data.View(b_entry, b_q.r_data)
+        b_age = Signal(16)
+        m.d.comb += b_age.eq(now - b.time)
+        m.d.comb += [
+            bus.bvalid.eq(b_q.r_rdy & (b_age >= self.write_latency)),
+            bus.bid.eq(b.id),
+            bus.bresp.eq(b.resp),
+            b_q.r_en.eq(bus.bvalid & bus.bready),
+        ]
+        return m

@@ -1,0 +1,109 @@
+"""cocotb-side helpers shared by every bench (import only inside a simulation)."""
+
+import json
+import os
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+
+__all__ = ["params", "rng", "start", "pause_generator", "cycles"]
+
+
+def params():
+    """The parameters the top was built with (``SGDMA_PARAMS``)."""
+    return json.loads(os.environ.get("SGDMA_PARAMS", "{}"))
+
+
+def rng(salt=""):
+    """A ``random.Random`` seeded from ``SGDMA_SEED`` (set and printed by the harness)."""
+    return random.Random(f"{os.environ.get('SGDMA_SEED', '1')}/{salt}")
+
+
+async def start(dut, period_ns=10, reset_cycles=4):
+    """Start the clock and hold ``rst`` for ``reset_cycles`` cycles."""
+    cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, reset_cycles)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+
+
+def pause_generator(r, probability):
+    """Endless booleans, True with ``probability``: a cocotbext-axi pause generator."""
+    while True:
+        yield r.random() < probability
+
+
+async def cycles(dut, n):
+    await ClockCycles(dut.clk, n)
+
+
+class MemoryBackdoor:
+    """Load and inspect an :class:`~sgdma.rtl.axi.memory.AXI4Memory` without bus cycles.
+
+    ``handle`` is the memory's storage array (e.g. ``dut.mem0.storage``)."""
+
+    def __init__(self, handle, word_bytes, size):
+        self.handle = handle
+        self.word_bytes = word_bytes
+        self.size = size
+
+    def _word(self, i):
+        return int(self.handle[i].value)
+
+    def write(self, addr, data):
+        data = bytes(data)
+        if addr < 0 or addr + len(data) > self.size:
+            raise ValueError(f"backdoor write [{addr:#x}, +{len(data):#x}) outside the memory")
+        wb = self.word_bytes
+        pos = 0
+        while pos < len(data):
+            a = addr + pos
+            i, off = divmod(a, wb)
+            n = min(wb - off, len(data) - pos)
+            chunk = data[pos:pos + n]
+            if n == wb:
+                value = int.from_bytes(chunk, "little")
+            else:
+                word = bytearray(self._word(i).to_bytes(wb, "little"))
+                word[off:off + n] = chunk
+                value = int.from_bytes(word, "little")
+            self.handle[i].value = value
+            pos += n
+
+    def read(self, addr, length):
+        if addr < 0 or addr + length > self.size:
+            raise ValueError(f"backdoor read [{addr:#x}, +{length:#x}) outside the memory")
+        wb = self.word_bytes
+        first, last = addr // wb, (addr + length - 1) // wb if length else addr // wb - 1
+        raw = b"".join(self._word(i).to_bytes(wb, "little") for i in range(first, last + 1))
+        off = addr - first * wb
+        return raw[off:off + length]
+
+
+class ProtocolWatch:
+    """Fails the test at the first AXI protocol violation any checker in the top reports."""
+
+    def __init__(self, dut, names=()):
+        self.dut = dut
+        self.names = list(names)
+        self._task = cocotb.start_soon(self._watch())
+
+    def describe(self):
+        from ..rtl.axi.checker import Channel, Violation
+        d = self.dut
+        which = int(d.chk_which.value)
+        where = self.names[which] if which < len(self.names) else f"checker #{which}"
+        return (f"AXI protocol violation at {where}: {Violation(int(d.chk_code.value)).name} on "
+                f"{Channel(int(d.chk_channel.value)).name} channel, cycle {int(d.chk_cycle.value)}, "
+                f"id {int(d.chk_id.value)}")
+
+    async def _watch(self):
+        await RisingEdge(self.dut.chk_error)
+        raise AssertionError(self.describe())
+
+    def check(self):
+        if int(self.dut.chk_error.value):
+            raise AssertionError(self.describe())

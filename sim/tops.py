@@ -1,0 +1,112 @@
+"""Amaranth tops for benches: managers -> [checker] -> interconnect -> stall -> [checker] -> memory.
+
+Every AXI link in a bench top is watched by an :class:`~sgdma.rtl.axi.checker.AXI4Checker`;
+the top ORs them into ``chk_error`` and reports the first one's details.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..rtl.axi.checker import AXI4Checker, Channel, Violation, monitor
+from ..rtl.axi.interconnect import AXI4Interconnect
+from ..rtl.axi.memory import AXI4Memory
+from ..rtl.axi.stall import AXI4Stall
+from ..rtl.bus import AXI4Signature
+
+__all__ = ["MemorySystem", "CheckerBank"]
+
+
+class CheckerBank:
+    """Collects checkers in a module and drives a top's ``chk_*`` ports from them."""
+
+    def __init__(self):
+        self.checkers = []
+
+    def watch(self, m, bus, signature, name):
+        chk = AXI4Checker(signature)
+        m.submodules[f"chk_{name}"] = chk
+        monitor(m, chk, bus)
+        self.checkers.append((name, chk))
+        return chk
+
+    @staticmethod
+    def ports(id_width=8):
+        return {"chk_error": Out(1), "chk_code": Out(Violation), "chk_channel": Out(Channel),
+                "chk_cycle": Out(32), "chk_id": Out(id_width), "chk_which": Out(8)}
+
+    def drive(self, m, top):
+        first = True
+        for k, (name, chk) in enumerate(self.checkers):
+            with (m.If if first else m.Elif)(chk.error):
+                m.d.comb += [top.chk_error.eq(1), top.chk_code.eq(chk.error_code),
+                             top.chk_channel.eq(chk.error_channel), top.chk_cycle.eq(chk.error_cycle),
+                             top.chk_id.eq(chk.error_id), top.chk_which.eq(k)]
+            first = False
+
+    def names(self):
+        return [name for name, _ in self.checkers]
+
+
+class MemorySystem(wiring.Component):
+    """``managers`` external AXI4 manager ports -> interconnect -> ``len(mem_sizes)`` memories.
+
+    Each memory ``k`` sits at ``k * window`` (window = the largest memory size); a stall
+    injector precedes it.  With one manager and one memory there is no interconnect.
+
+    Members: ``mgr`` (array of AXI4 manager ports), ``read_latency``, ``write_latency``,
+    ``slverr_base/limit``, ``decerr_base/limit`` (shared by all memories, as addresses
+    local to each memory), ``stall``, ``seed``, ``load`` (stall injectors), ``chk_*``.
+    """
+
+    def __init__(self, *, managers=1, mem_sizes=(1 << 16,), data_width=64, addr_width=32,
+                 id_width=4, max_bursts=64, interconnect=None):
+        self._n = managers
+        self._sizes = list(mem_sizes)
+        self._dw, self._aw, self._idw = data_width, addr_width, id_width
+        self._max_bursts = max_bursts
+        self._xbar = interconnect if interconnect is not None else (managers > 1 or len(self._sizes) > 1)
+        self.window = max(self._sizes)
+        self.mgr_signature = AXI4Signature(addr_width=addr_width, data_width=data_width,
+                                           id_width=id_width)
+        super().__init__({
+            "mgr": In(self.mgr_signature).array(managers),
+            "read_latency": In(8), "write_latency": In(8),
+            "slverr_base": In(addr_width), "slverr_limit": In(addr_width),
+            "decerr_base": In(addr_width), "decerr_limit": In(addr_width),
+            "stall": In(8), "seed": In(32), "load": In(1),
+            **CheckerBank.ports(),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        chk = CheckerBank()
+        for i in range(self._n):
+            chk.watch(m, self.mgr[i], self.mgr_signature, f"mgr{i}")
+        if self._xbar:
+            xbar = AXI4Interconnect(managers=self._n, addr_width=self._aw, data_width=self._dw,
+                                    id_width=self._idw,
+                                    windows=[(k * self.window, s) for k, s in enumerate(self._sizes)])
+            m.submodules.xbar = xbar
+            for i in range(self._n):
+                wiring.connect(m, wiring.flipped(self.mgr[i]), xbar.mgr[i])
+            subs, sub_sig = list(xbar.sub), xbar.sub_signature
+        else:
+            subs, sub_sig = [wiring.flipped(self.mgr[0])], self.mgr_signature
+        for k, (sub, size) in enumerate(zip(subs, self._sizes)):
+            stall = AXI4Stall(sub_sig, salt=k)
+            mem = AXI4Memory(size=size, data_width=self._dw, addr_width=self._aw,
+                             id_width=sub_sig.id_width, max_bursts=self._max_bursts)
+            m.submodules[f"stall{k}"] = stall
+            m.submodules[f"mem{k}"] = mem
+            wiring.connect(m, sub, stall.s)
+            wiring.connect(m, stall.m, mem.bus)
+            chk.watch(m, stall.m, sub_sig, f"mem{k}")
+            m.d.comb += [stall.stall.eq(self.stall), stall.seed.eq(self.seed + k),
+                         stall.load.eq(self.load)]
+            for name in ("read_latency", "write_latency", "slverr_base", "slverr_limit",
+                         "decerr_base", "decerr_limit"):
+                m.d.comb += getattr(mem, name).eq(getattr(self, name))
+        chk.drive(m, self)
+        self.checker_names = chk.names()
+        return m
