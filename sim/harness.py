@@ -209,8 +209,10 @@ def run(built, module, *, testcase=None, seed=None, env=None, timeout=None):
     test_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner("verilator")
     runner.hdl_toplevel = built.toplevel
+    # cocotb hands the simulator our sys.path as PYTHONPATH: make the repo root importable
+    # (bench modules are tests.*) and drop relative entries, which mean nothing in test_dir.
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and os.path.isabs(p) and p != str(ROOT)]
     extra_env = {
-        "PYTHONPATH": os.pathsep.join([str(ROOT)] + os.environ.get("PYTHONPATH", "").split(os.pathsep)),
         "SGDMA_SEED": str(seed),
         "SGDMA_PARAMS": json.dumps(built.params),
         "SGDMA_BUILD": str(BUILD),

@@ -35,7 +35,8 @@ class Channel(enum.IntEnum):
 
 
 def _monitor_signature(sig):
-    return wiring.Signature({name: In(member.shape) for name, member in sig.members.items()})
+    # members are Out so that the checker's In(...) port makes every one of them an input
+    return wiring.Signature({name: Out(member.shape) for name, member in sig.members.items()})
 
 
 def monitor(m, checker, bus):
@@ -124,12 +125,13 @@ class AXI4Checker(wiring.Component):
             size, burst = getattr(bus, f"{ch}size"), getattr(bus, f"{ch}burst")
             ident = getattr(bus, f"{ch}id")
             chan = Channel[ch.upper()]
+            low = Signal(12, name=f"{ch}_low")  # bits below the transfer size
+            m.d.comb += low.eq(size_bytes(size) - 1)
             end = Signal(18, name=f"{ch}_end")
-            m.d.comb += end.eq((addr[:12] & ~(size_bytes(size) - 1)[:12]) +
-                               ((length + 1) << size))
+            m.d.comb += end.eq((addr[:12] & ~low) + ((length + 1) << size))
             checks.append((Violation.BAD_SIZE, chan, ident, valid & (size > max_size)))
             wrap_len_ok = (length == 1) | (length == 3) | (length == 7) | (length == 15)
-            unaligned = (addr[:12] & (size_bytes(size) - 1)[:12]) != 0
+            unaligned = (addr[:12] & low) != 0
             checks.append((Violation.BAD_BURST, chan, ident, valid & (
                 (burst == 3) |
                 ((burst == Burst.WRAP) & (~wrap_len_ok | unaligned)) |
