@@ -8,7 +8,6 @@ manager (master), ``In`` members by the subordinate (slave).
 
 import enum
 
-from amaranth.hdl import unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

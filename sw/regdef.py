@@ -14,7 +14,7 @@ This module is pure Python: the driver imports it without Amaranth.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 
 __all__ = ["Access", "Field", "Register", "RegisterBlock", "RegisterMap", "Placement"]
 
@@ -69,7 +69,8 @@ class Field:
         if not isinstance(self.reset, int) or not 0 <= self.reset < (1 << self.width):
             raise ValueError(f"field {self.name}: reset {self.reset!r} does not fit in {self.width} bits")
         if self.access is Access.R and self.reset:
-            raise ValueError(f"field {self.name}: a read-only field is driven by hardware and has no reset value")
+            raise ValueError(f"field {self.name}: a read-only field is driven by hardware "
+                             f"and has no reset value")
 
     @property
     def mask(self):

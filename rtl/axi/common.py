@@ -1,6 +1,6 @@
 """Small pieces shared by the AXI blocks."""
 
-from amaranth.hdl import Cat, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Signal
 
 from ..bus import Burst
 

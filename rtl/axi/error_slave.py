@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from ..bus import AXI4Signature, Resp
+from ..bus import Resp
 
 __all__ = ["AXI4ErrorSlave"]
 

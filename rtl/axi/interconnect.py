@@ -119,7 +119,7 @@ class AXI4Interconnect(wiring.Component):
                         for l in range(n):
                             with m.Case(l):
                                 seq = [(l + 1 + k) % n for k in range(n)]
-                                for k, i in enumerate(reversed(seq)):
+                                for i in reversed(seq):
                                     with m.If(req[i][j]):
                                         m.d.comb += sel.eq(i)
                 room = Signal(name=f"{a}_room{j}", init=1)

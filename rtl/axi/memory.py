@@ -1,10 +1,10 @@
 """AXI4 memory: block RAM behind a pipelined AXI4 subordinate port."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
-from ..bus import AXI4Signature, Burst, Resp
+from ..bus import AXI4Signature, Resp
 from .common import next_beat_address
 
 __all__ = ["AXI4Memory"]
@@ -33,11 +33,11 @@ class AXI4Memory(wiring.Component):
         INCR, FIXED and WRAP bursts up to 256 beats, byte strobes, independent read and write
         paths.  Read data and write responses come back in order.
     read_latency, write_latency : In(8)
-        Runtime latency model, 0..255 cycles: a read burst's first beat leaves no earlier
-        than ``read_latency`` + 2 cycles after its AR handshake, a write's B no earlier than
-        ``write_latency`` + 1 cycles after its last W beat.  Back-to-back bursts stream
-        at one beat per cycle on read and on write simultaneously at every latency, provided
-        enough bursts are in flight.
+        Runtime latency model, 0..255 cycles: a read burst's first beat is valid
+        ``max(read_latency, 2) + 1`` cycles after its AR handshake (3 at latency 0), a write's
+        B ``max(write_latency, 2)`` cycles after its last W beat, measured without stalls.
+        Back-to-back bursts stream at one beat per cycle on read and on write simultaneously
+        at every latency, provided enough bursts are in flight.
     slverr_base, slverr_limit, decerr_base, decerr_limit : In(addr_width)
         Error windows ``[base, limit)`` (empty when ``base >= limit``): beats addressed there
         answer SLVERR / DECERR, their writes are dropped and reads return zero.  Tie to zero
@@ -91,7 +91,6 @@ class AXI4Memory(wiring.Component):
         nbytes = self._data_width // 8
         lane_bits = (nbytes - 1).bit_length()
         depth = self._size // nbytes
-        word_bits = max((depth - 1).bit_length(), 1)
 
         words = [int.from_bytes(self._init[i:i + nbytes].ljust(nbytes, b"\0"), "little")
                  for i in range(0, len(self._init), nbytes)]

@@ -1,6 +1,6 @@
 """Random stall injection on all five AXI channels (for benches)."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -3,7 +3,7 @@
 import os
 
 import cocotb
-from cocotb.triggers import ClockCycles, Combine, RisingEdge
+from cocotb.triggers import Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 from cocotbext.axi.constants import AxiResp
 
@@ -26,8 +26,10 @@ class TB:
             bus = AxiBus.from_prefix(dut, f"mgr__{i}", bus_separator="__")
             mst = AxiMaster(bus, dut.clk, dut.rst, max_burst_len=r.choice([1, 4, 16, 256]))
             self.masters.append(mst)
-        self.mems = [MemoryBackdoor(getattr(dut, f"mem{k}").storage, WB, s) for k, s in enumerate(SIZES)]
-        self.watch = ProtocolWatch(dut, [f"mgr{i}" for i in range(N)] + [f"mem{k}" for k in range(len(SIZES))])
+        self.mems = [MemoryBackdoor(getattr(dut, f"mem{k}").storage, WB, s)
+                     for k, s in enumerate(SIZES)]
+        names = [f"mgr{i}" for i in range(N)] + [f"mem{k}" for k in range(len(SIZES))]
+        self.watch = ProtocolWatch(dut, names)
 
     def set_stalls(self, probability, master_pause):
         self.dut.stall.value = probability
@@ -89,9 +91,9 @@ async def random_traffic(dut):
                 exp = bytes(model[k][base + off:base + off + length])
                 assert resp.data == exp, f"read {addr:#x}+{length} (size {size}): data mismatch"
 
-    for phase, (rl, wl, stall, pause) in enumerate([(0, 0, 0, 0), (r.randrange(1, 65), r.randrange(1, 65), 64, 0.3),
-                                                     (r.randrange(0, 65), r.randrange(0, 65), 160, 0.5),
-                                                     (64, 0, 0, 0.1)]):
+    phases = [(0, 0, 0, 0), (r.randrange(1, 65), r.randrange(1, 65), 64, 0.3),
+              (r.randrange(0, 65), r.randrange(0, 65), 160, 0.5), (64, 0, 0, 0.1)]
+    for rl, wl, stall, pause in phases:
         dut.read_latency.value = rl
         dut.write_latency.value = wl
         tb.set_stalls(stall, pause)

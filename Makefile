@@ -1,0 +1,32 @@
+# sgdma — every target bootstraps .venv from pyproject.toml (PyPI only) when it is missing
+# or older than pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test bench lint docs clean distclean
+
+$(STAMP): pyproject.toml
+	@echo "== bootstrapping $(VENV) from pyproject.toml"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[synth,dev]'
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m sgdma.sim.bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rtl sim sw boards tests sgdma
+
+docs: $(STAMP)
+	$(PY) -m sgdma.sw.gen
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
