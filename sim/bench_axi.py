@@ -16,7 +16,8 @@ WB = P.get("data_width", 64) // 8
 def record(bench, params_, nbytes, cycles, **extra):
     rec = {"bench": bench, "params": params_, "bytes": nbytes, "cycles": cycles,
            "bytes_per_cycle": round(nbytes / cycles, 4) if cycles else 0.0,
-           "limit_bytes_per_cycle": float(WB), **extra}
+           "limit_bytes_per_cycle": float(WB)}
+    rec.update(extra)
     with open(os.environ["SGDMA_BENCH_OUT"], "a") as f:
         f.write(json.dumps(rec) + "\n")
 
@@ -65,6 +66,10 @@ async def memory_throughput(dut):
             assert perf(dut, "r_beats") * WB == total and perf(dut, "w_beats") * WB == total
             record("axi_mem_read", p, total, r_cyc)
             record("axi_mem_write", p, total, w_cyc)
+            # both directions together: the span from the first to the last data beat
+            span = max(perf(dut, "r_last"), perf(dut, "w_last")) - min(perf(dut, "r_first"),
+                                                                      perf(dut, "w_first")) + 1
+            record("axi_mem_rw", p, 2 * total, span, limit_bytes_per_cycle=2.0 * WB)
 
 
 @cocotb.test()
