@@ -1,0 +1,1 @@
+"""The DMA engine (issue: descriptor rings, scatter-gather, N-D, any alignment)."""
