@@ -7,7 +7,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 
-from .tb import params, start
+from .tb import params, quiet_controls, start
 
 P = params()
 WB = P.get("data_width", 64) // 8
@@ -24,9 +24,7 @@ def record(bench, params_, nbytes, cycles, **extra):
 
 async def setup(dut):
     await start(dut)
-    for name in ("read_latency", "write_latency", "slverr_base", "slverr_limit", "decerr_base",
-                 "decerr_limit", "stall", "seed", "load", "perf_clear"):
-        getattr(dut, name).value = 0
+    quiet_controls(dut)
     bus = AxiBus.from_prefix(dut, "mgr__0", bus_separator="__")
     return AxiMaster(bus, dut.clk, dut.rst, max_burst_len=256)
 

@@ -8,7 +8,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-__all__ = ["params", "rng", "start", "pause_generator", "cycles"]
+__all__ = ["params", "rng", "start", "pause_generator", "quiet_controls", "MemoryBackdoor",
+           "ProtocolWatch"]
 
 
 def params():
@@ -36,8 +37,16 @@ def pause_generator(r, probability):
         yield r.random() < probability
 
 
-async def cycles(dut, n):
-    await ClockCycles(dut.clk, n)
+#: Runtime controls of :class:`sgdma.sim.tops.MemorySystem` (latency model, error windows,
+#: stall injectors, perf counters); :func:`quiet_controls` zeroes them.
+MEMORY_SYSTEM_CONTROLS = ("read_latency", "write_latency", "slverr_base", "slverr_limit",
+                          "decerr_base", "decerr_limit", "stall", "seed", "load", "perf_clear")
+
+
+def quiet_controls(dut):
+    """No latency, no error windows, no stalls: the state a MemorySystem bench starts from."""
+    for name in MEMORY_SYSTEM_CONTROLS:
+        getattr(dut, name).value = 0
 
 
 class MemoryBackdoor:
