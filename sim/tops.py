@@ -61,15 +61,16 @@ class MemorySystem(wiring.Component):
     """
 
     def __init__(self, *, managers=1, mem_sizes=(1 << 16,), data_width=64, addr_width=32,
-                 id_width=4, max_bursts=64, interconnect=None):
+                 id_width=4, user_width=0, max_bursts=64, interconnect=None):
         self._n = managers
         self._sizes = list(mem_sizes)
         self._dw, self._aw, self._idw = data_width, addr_width, id_width
         self._max_bursts = max_bursts
         self._xbar = interconnect if interconnect is not None else (managers > 1 or len(self._sizes) > 1)
         self.window = max(self._sizes)
+        self._uw = user_width
         self.mgr_signature = AXI4Signature(addr_width=addr_width, data_width=data_width,
-                                           id_width=id_width)
+                                           id_width=id_width, user_width=user_width)
         super().__init__({
             "mgr": In(self.mgr_signature).array(managers),
             "read_latency": In(8), "write_latency": In(8),
@@ -93,7 +94,7 @@ class MemorySystem(wiring.Component):
             m.d.comb += getattr(self, f"perf_{n}").eq(getattr(perf, n))
         if self._xbar:
             xbar = AXI4Interconnect(managers=self._n, addr_width=self._aw, data_width=self._dw,
-                                    id_width=self._idw,
+                                    id_width=self._idw, user_width=self._uw,
                                     windows=[(k * self.window, s) for k, s in enumerate(self._sizes)])
             m.submodules.xbar = xbar
             for i in range(self._n):
@@ -104,7 +105,8 @@ class MemorySystem(wiring.Component):
         for k, (sub, size) in enumerate(zip(subs, self._sizes)):
             stall = AXI4Stall(sub_sig, salt=k)
             mem = AXI4Memory(size=size, data_width=self._dw, addr_width=self._aw,
-                             id_width=sub_sig.id_width, max_bursts=self._max_bursts)
+                             id_width=sub_sig.id_width, user_width=self._uw,
+                             max_bursts=self._max_bursts)
             m.submodules[f"stall{k}"] = stall
             m.submodules[f"mem{k}"] = mem
             wiring.connect(m, sub, stall.s)
@@ -117,4 +119,47 @@ class MemorySystem(wiring.Component):
                 m.d.comb += getattr(mem, name).eq(getattr(self, name))
         chk.drive(m, self)
         self.checker_names = chk.names()
+        return m
+
+
+class DmaSystem(wiring.Component):
+    """The DMA :class:`~sgdma.rtl.dma.engine.Engine` as the manager of a :class:`MemorySystem`
+    (checkers on the engine's port and at the memory, random stalls, latency model).
+
+    Members: ``csr`` (AXI4-Lite, the engine's registers), ``irq``, and the MemorySystem's
+    controls, perf counters and ``chk_*`` ports.
+    """
+
+    def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256,
+                 buffer_beats=512, max_reads=64, max_writes=32, mem_bursts=64):
+        from ..rtl.dma.engine import Engine
+        self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
+                              buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes)
+        esig = self._engine.bus.signature
+        self._mem = MemorySystem(managers=1, mem_sizes=[mem_size], data_width=data_width,
+                                 id_width=esig.id_width, user_width=esig.user_width,
+                                 max_bursts=mem_bursts)
+        members = {
+            "csr": self._engine.signature.members["csr"],
+            "irq": Out(channels),
+        }
+        for name, member in self._mem.signature.members.items():
+            if name != "mgr":
+                members[name] = member
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = engine = self._engine
+        m.submodules.mem = mem = self._mem
+        wiring.connect(m, wiring.flipped(self.csr), engine.csr)
+        wiring.connect(m, engine.bus, mem.mgr[0])
+        m.d.comb += self.irq.eq(engine.irq)
+        for name, member in self._mem.signature.members.items():
+            if name == "mgr":
+                continue
+            if member.flow == In:
+                m.d.comb += getattr(mem, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(mem, name))
         return m

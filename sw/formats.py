@@ -36,7 +36,7 @@ class ErrorCode(enum.IntEnum):
     DESC_ERR = 5      #: descriptor fetch answered an error
     SGL_ERR = 6       #: SG-list fetch answered an error
     INVALID = 7       #: malformed descriptor (opcode, zero length/count, reserved bits, SG lengths)
-    ABORTED = 8       #: channel reset while the descriptor was in flight
+    COMPLETION_ERR = 8  #: writing a completion record answered an error (channel registers only)
 
 
 Control = Struct("control", "descriptor control word", [

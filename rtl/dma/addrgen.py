@@ -1,0 +1,142 @@
+"""Address generators: the only place that knows the shape of a transfer."""
+
+from amaranth.lib import enum
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..formats import layout
+from ...sw.formats import SgEntry
+from .burst import Fragment
+from .common import SEQ_BITS, manager_signature
+from .fetch import RecordFetcher
+
+__all__ = ["Shape", "GenCommand", "AddressGenerator"]
+
+
+class Shape(enum.Enum, shape=2):
+    CONTIG = 0  #: one run of ``length`` bytes at ``addr``
+    ND = 1      #: ``count1`` planes of ``count0`` rows of ``length`` bytes, signed strides
+    SGL = 2     #: the entries of the SG list at ``addr`` (``count0`` entries, ``length`` in total)
+
+
+def GenCommand(addr_width):
+    return data.StructLayout({
+        "kind": Shape,
+        "addr": addr_width,
+        "length": 32,
+        "count0": 32,
+        "count1": 32,
+        "stride0": signed(32),
+        "stride1": signed(32),
+        "seq": SEQ_BITS,
+    })
+
+
+def Tagged(addr_width):
+    return data.StructLayout({"frag": Fragment(addr_width), "seq": SEQ_BITS})
+
+
+class AddressGenerator(wiring.Component):
+    """Turns one side of a descriptor into ``(addr, length)`` fragments, ``last`` on the final
+    one, each tagged with the descriptor's sequence number.
+
+    Contiguous: one fragment.  N-D: one fragment per row, one row per cycle.  SG list: the
+    list is fetched in bursts (its own manager port ``bus``) and each entry becomes a
+    fragment.  An SG list that ends before ``length`` bytes, or an entry that would take the
+    total past ``length`` (the list changed after validation) stops the generator with
+    ``error`` = INVALID; a fetch error stops it with the bus response.
+
+    Members
+    -------
+    cmd : In(stream.Signature(GenCommand))
+    o : Out(stream.Signature({frag: Fragment, seq}))
+    bus : Out(AXI4Signature) — SG-list reads.
+    stop, user : In — see :class:`RecordFetcher`.
+    error : Out({valid, resp, invalid, addr, seq}) — sticky until reset.
+    """
+
+    def __init__(self, *, addr_width=32, data_width=64, user_width=0, sg_buffer=8):
+        self._aw, self._dw, self._uw, self._sgbuf = addr_width, data_width, user_width, sg_buffer
+        super().__init__({
+            "cmd": In(stream.Signature(GenCommand(addr_width))),
+            "o": Out(stream.Signature(Tagged(addr_width))),
+            "bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "stop": In(1),
+            "user": In(max(user_width, 1)),
+            "error": Out(data.StructLayout({"valid": 1, "resp": 2, "invalid": 1,
+                                            "addr": addr_width, "seq": SEQ_BITS})),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        aw = self._aw
+        m.submodules.fetch = fetch = RecordFetcher(
+            record_bytes=16, addr_width=aw, data_width=self._dw, user_width=self._uw,
+            buffer_records=self._sgbuf, burst_records=self._sgbuf)
+        wiring.connect(m, wiring.flipped(self.bus), fetch.bus)
+        m.d.comb += [fetch.stop.eq(self.stop), fetch.user.eq(self.user)]
+
+        cmd = Signal(GenCommand(aw))
+        busy = Signal()
+        row = Signal(aw)        # address of the next row
+        plane = Signal(aw)      # address of the first row of the current plane
+        i0 = Signal(32)
+        i1 = Signal(32)
+        left = Signal(33)       # SG: bytes still to place
+        entry = data.View(layout(SgEntry), fetch.o.payload.data)
+        err = self.error
+
+        m.d.comb += [self.cmd.ready.eq(~busy & fetch.cmd.ready & ~err.valid),
+                     fetch.cmd.payload.addr.eq(self.cmd.payload.addr),
+                     fetch.cmd.payload.count.eq(self.cmd.payload.count0)]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            p = self.cmd.payload
+            m.d.sync += [cmd.eq(p), busy.eq(1), row.eq(p.addr), plane.eq(p.addr),
+                         i0.eq(0), i1.eq(0), left.eq(p.length)]
+            m.d.comb += fetch.cmd.valid.eq(p.kind == Shape.SGL)
+
+        m.d.comb += self.o.payload.seq.eq(cmd.seq)
+        frag = self.o.payload.frag
+        hs = self.o.valid & self.o.ready
+        with m.Switch(cmd.kind):
+            with m.Case(Shape.CONTIG):
+                m.d.comb += [self.o.valid.eq(busy), frag.addr.eq(cmd.addr),
+                             frag.length.eq(cmd.length), frag.last.eq(1)]
+                with m.If(hs):
+                    m.d.sync += busy.eq(0)
+            with m.Case(Shape.ND):
+                end_plane = i0 == cmd.count0 - 1
+                end_all = end_plane & (i1 == cmd.count1 - 1)
+                m.d.comb += [self.o.valid.eq(busy), frag.addr.eq(row), frag.length.eq(cmd.length),
+                             frag.last.eq(end_all)]
+                with m.If(hs):
+                    with m.If(end_all):
+                        m.d.sync += busy.eq(0)
+                    with m.Elif(end_plane):
+                        nxt = plane + cmd.stride1.as_signed()
+                        m.d.sync += [i0.eq(0), i1.eq(i1 + 1), plane.eq(nxt), row.eq(nxt)]
+                    with m.Else():
+                        m.d.sync += [i0.eq(i0 + 1), row.eq(row + cmd.stride0.as_signed())]
+            with m.Case(Shape.SGL):
+                final = i0 == cmd.count0 - 1
+                bad = (fetch.o.payload.error | (entry.len == 0) | (entry.len > left) |
+                       (final & (entry.len != left)) | (entry.addr >> aw != 0))
+                m.d.comb += [frag.addr.eq(entry.addr), frag.length.eq(entry.len),
+                             frag.last.eq(final)]
+                with m.If(busy & fetch.o.valid):
+                    with m.If(bad):
+                        m.d.comb += fetch.o.ready.eq(1)
+                        with m.If(~err.valid):
+                            m.d.sync += [err.valid.eq(1), err.resp.eq(fetch.o.payload.resp),
+                                         err.invalid.eq(~fetch.o.payload.error),
+                                         err.addr.eq(fetch.o.payload.addr), err.seq.eq(cmd.seq),
+                                         busy.eq(0)]
+                    with m.Else():
+                        m.d.comb += [self.o.valid.eq(1), fetch.o.ready.eq(self.o.ready)]
+                        with m.If(hs):
+                            m.d.sync += [i0.eq(i0 + 1), left.eq(left - entry.len)]
+                            with m.If(final):
+                                m.d.sync += busy.eq(0)
+        return m

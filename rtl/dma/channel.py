@@ -1,0 +1,417 @@
+"""One DMA channel: descriptor ring, decode, reader, stream operator, writer, completions."""
+
+from amaranth.lib import enum
+
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...sw.formats import DESCRIPTOR_SIZE, Completion, Control, Descriptor, ErrorCode, Opcode, SgEntry, Status
+from ...sw.registers import CHANNEL, ChannelState
+from ..axi.interconnect import AXI4Interconnect
+from ..bus import Resp
+from ..formats import layout
+from ..regbank import block_signature
+from .addrgen import Shape
+from .common import SEQ_BITS, Queue, issue_gate, later_or_same
+from .fetch import RecordFetcher
+from .reader import ReadCommand, Reader
+from .writer import StreamOp, WriteCommand, Writer
+
+__all__ = ["Channel"]
+
+COMPLETION_OFFSET = Descriptor.byte_offset("completion")
+
+
+class _Mode(enum.Enum, shape=3):
+    RUN = 0
+    DRAIN_ERR = 1     # an error: let every earlier descriptor complete, then drain the bus
+    RECORD = 2        # write the failed descriptor's completion record
+    HALTED = 3
+    DRAIN_RESET = 4   # soft reset: hold back every request, drain the bus
+    FAILED = 5        # a completion record could not be written: drain, then halt
+
+
+class Channel(wiring.Component):
+    """A DMA channel (see ``docs/registers.md`` for its registers and the descriptor format).
+
+    Members
+    -------
+    bus : Out(AXI4Signature(id_width=4)) — the channel's manager port (ring, SG lists, data,
+        completion records), every request with ``AxUSER`` = ``device_id``.
+    regs : In(block signature of :data:`~sgdma.sw.registers.CHANNEL`) — from the register bank.
+    irq : Out(1) — ``irq_status & irq_enable``.
+    """
+
+    def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, max_beats=256,
+                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=8, ring_burst=4):
+        if data_width not in (32, 64, 128):
+            raise ValueError(f"data_width must be 32, 64 or 128, not {data_width!r}")
+        if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
+            raise ValueError(f"max_beats must be a power of two in 1..256, not {max_beats!r}")
+        if not isinstance(device_id, int) or not 0 <= device_id < (1 << max(user_width, 1)):
+            raise ValueError(f"device_id must fit in user_width bits, not {device_id!r}")
+        self._id, self._aw, self._dw, self._uw = device_id, addr_width, data_width, user_width
+        self._max_beats, self._buf = max_beats, buffer_beats
+        self._max_reads, self._max_writes = max_reads, max_writes
+        self._ring_buffer, self._ring_burst = ring_buffer, ring_burst
+        self._xbar = AXI4Interconnect(managers=7, windows=[(0, 1 << addr_width)], addr_width=addr_width,
+                                      data_width=data_width, id_width=1, user_width=user_width,
+                                      max_outstanding=max(max_reads, max_writes, 8))
+        super().__init__({
+            "bus": Out(self._xbar.sub_signature),
+            "regs": In(block_signature(CHANNEL)),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        aw, dw, nb = self._aw, self._dw, self._dw // 8
+        regs = self.regs
+        dp_reset = Signal()      # resets the whole data path (after a drain)
+        mode = Signal(_Mode)
+        seq = Signal(SEQ_BITS)          # sequence number of the next descriptor to decode
+        done_count = Signal(SEQ_BITS)   # descriptors completed (their records acknowledged)
+
+        def dp(name, comp):
+            m.submodules[name] = ResetInserter(dp_reset)(comp)
+            return comp
+
+        ring = dp("ring", RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
+                                        user_width=self._uw, buffer_records=self._ring_buffer,
+                                        burst_records=self._ring_burst))
+        scan = dp("scan", RecordFetcher(record_bytes=16, addr_width=aw, data_width=dw,
+                                        user_width=self._uw, buffer_records=8, burst_records=8))
+        reader = dp("reader", Reader(addr_width=aw, data_width=dw, user_width=self._uw,
+                                     max_beats=self._max_beats, buffer_beats=self._buf,
+                                     max_reads=self._max_reads))
+        writer = dp("writer", Writer(addr_width=aw, data_width=dw, user_width=self._uw,
+                                     max_beats=self._max_beats, max_writes=self._max_writes))
+        op = dp("op", StreamOp(data_width=dw))
+        rcmd_q = dp("rcmd_q", Queue(ReadCommand(aw), 2))
+        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 2))
+        m.submodules.xbar = xbar = self._xbar
+        wiring.connect(m, reader.o, op.i)
+        wiring.connect(m, op.o, writer.i)
+        wiring.connect(m, writer.op_cmd, op.cmd)
+        wiring.connect(m, rcmd_q.o, reader.cmd)
+        wiring.connect(m, wcmd_q.o, writer.cmd)
+        m.d.comb += [reader.done_seq.eq(done_count), writer.done_seq.eq(done_count)]
+        m.d.comb += [op.end.eq(writer.op_end), writer.arrived.eq(reader.arrived),
+                     writer.xfers.eq(reader.xfers)]
+        comp_bus = xbar.mgr[6]
+        for k, port in enumerate([ring.bus, scan.bus, reader.bus, reader.sg_bus, writer.bus,
+                                  writer.sg_bus]):
+            wiring.connect(m, port, xbar.mgr[k])
+        wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+        user = Const(self._id, max(self._uw, 1))
+        for u in (ring, scan, reader, writer):
+            m.d.comb += u.user.eq(user)
+        m.d.comb += regs.device_id.id.eq(self._id)
+
+        size_log2 = regs.ring_size.log2
+        mask = Signal(16)
+        m.d.comb += mask.eq((Const(1, 17) << size_log2) - 1)
+        ring_base = Signal(aw)
+        m.d.comb += ring_base.eq(regs.ring_base.addr[:aw] & ~(DESCRIPTOR_SIZE - 1))
+        tail = Signal(16)
+        m.d.comb += tail.eq(regs.tail.index & mask)
+        head = regs.head.index
+
+        reset_req = regs.control.w_stb & regs.control.reset
+
+        # -- bus accounting: what is still outstanding on the channel's port ------------------
+        port = self.bus
+        reads = Signal(range(1024))
+        writes = Signal(range(1024))
+        w_owed = Signal(range(1024))
+        ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
+        r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
+        w_end = port.wvalid & port.wready & port.wlast
+        m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
+                     w_owed.eq(w_owed + aw_hs - w_end)]
+        port_idle = (reads == 0) & (writes == 0) & (w_owed == 0) & ~port.arvalid & ~port.awvalid
+
+        # -- errors: the earliest failing descriptor halts the channel ------------------------
+        re, we = reader.error, writer.error
+        use_w = we.valid & (~re.valid | later_or_same(re.seq, we.seq))
+        err = Signal.like(re)
+        m.d.comb += err.eq(Mux(use_w, we.as_value(), re.as_value()))
+        halt = err.valid
+        stop_all = Signal()
+        m.d.comb += stop_all.eq((mode == _Mode.DRAIN_RESET) | (mode == _Mode.FAILED))
+        for u in (reader, writer):
+            m.d.comb += [u.halt.eq(halt), u.halt_seq.eq(err.seq), u.stop.eq(stop_all)]
+        fetch_stop = halt | stop_all | (mode != _Mode.RUN)
+        m.d.comb += [ring.stop.eq(fetch_stop), scan.stop.eq(fetch_stop)]
+
+        # -- ring fetch: never past the tail ----------------------------------------------------
+        fetch_ptr = Signal(16)
+        avail = Signal(16)
+        to_end = Signal(17)
+        m.d.comb += [avail.eq((tail - fetch_ptr) & mask), to_end.eq(mask + 1 - fetch_ptr)]
+        m.d.comb += [
+            ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & (avail != 0)),
+            ring.cmd.payload.addr.eq(ring_base + (fetch_ptr << 6)),
+            ring.cmd.payload.count.eq(Mux(avail < to_end, avail, to_end)),
+        ]
+        with m.If(ring.cmd.valid & ring.cmd.ready):
+            m.d.sync += fetch_ptr.eq((fetch_ptr + ring.cmd.payload.count) & mask)
+
+        # -- decode and validate ----------------------------------------------------------------
+        rec = ring.o.payload
+        desc = data.View(layout(Descriptor), rec.data)
+        ctl = desc.control
+        nd_p, sg_p = desc.params.nd_params, desc.params.sg_params
+        is_copy = ctl.opcode == Opcode.COPY
+        is_fill = ctl.opcode == Opcode.FILL
+        nd = ctl.ndim >= 2
+        src_sgl = ctl.src_sgl & is_copy
+        dst_sgl = ctl.dst_sgl
+
+        def too_wide(v):
+            return (v >> aw) != 0 if aw < 64 else Const(0)
+
+        invalid = (
+            ~(is_copy | is_fill) | (ctl.rsvd != 0) | (desc.length == 0) |
+            (is_fill & ctl.src_sgl) |
+            (nd & (ctl.src_sgl | ctl.dst_sgl)) |
+            (nd & (nd_p.count0 == 0)) | ((ctl.ndim == 3) & (nd_p.count1 == 0)) |
+            ((ctl.src_sgl | ctl.dst_sgl) & (sg_p.rsvd != 0)) |
+            (src_sgl & ((sg_p.src_count == 0) | (desc.src[:4] != 0))) |
+            (dst_sgl & ((sg_p.dst_count == 0) | (desc.dst[:4] != 0))) |
+            (is_copy & too_wide(desc.src)) | too_wide(desc.dst)
+        )
+
+        def side(gen, addr, sgl, count, stride0, stride1):
+            m.d.comb += [
+                gen.kind.eq(Mux(sgl, Shape.SGL, Mux(nd, Shape.ND, Shape.CONTIG))),
+                gen.addr.eq(addr),
+                gen.length.eq(desc.length),
+                gen.count0.eq(Mux(sgl, count, nd_p.count0)),
+                gen.count1.eq(Mux(ctl.ndim == 3, nd_p.count1, 1)),
+                gen.stride0.eq(stride0),
+                gen.stride1.eq(stride1),
+            ]
+
+        rc, wc = rcmd_q.i.payload, wcmd_q.i.payload
+        side(rc.gen, desc.src, src_sgl, sg_p.src_count, nd_p.src_stride0, nd_p.src_stride1)
+        side(wc.gen, desc.dst, dst_sgl, sg_p.dst_count, nd_p.dst_stride0, nd_p.dst_stride1)
+        m.d.comb += [
+            rc.gen.seq.eq(seq), rc.fence.eq(ctl.fence),
+            wc.gen.seq.eq(seq), wc.fence.eq(ctl.fence), wc.irq.eq(ctl.irq),
+            wc.op.fill.eq(is_fill), wc.op.pattern.eq(desc.src),
+        ]
+
+        # SG lists are summed before anything moves: lengths that disagree never write a byte
+        scanning = Signal()
+        scan_dst = Signal()      # scanning the destination list (else the source list)
+        scan_issued = Signal()
+        scan_left = Signal(32)
+        scan_sum = Signal(40)
+        scan_bad = Signal()
+        scan_err = Signal()      # a bus error while reading the list
+        scan_addr = Signal(aw)
+        scan_done = Signal()     # both lists checked
+        entry = data.View(layout(SgEntry), scan.o.payload.data)
+        m.d.comb += [scan.cmd.payload.addr.eq(Mux(scan_dst, desc.dst, desc.src)),
+                     scan.cmd.payload.count.eq(Mux(scan_dst, sg_p.dst_count, sg_p.src_count)),
+                     scan.cmd.valid.eq(scanning & ~scan_issued)]
+        with m.If(scan.cmd.valid & scan.cmd.ready):
+            m.d.sync += [scan_issued.eq(1), scan_left.eq(scan.cmd.payload.count), scan_sum.eq(0)]
+        m.d.comb += scan.o.ready.eq(scanning & scan_issued & (scan_left != 0))
+        with m.If(scan.o.valid & scan.o.ready):
+            m.d.sync += [scan_left.eq(scan_left - 1), scan_sum.eq(scan_sum + entry.len)]
+            with m.If((scan.o.payload.error | (entry.len == 0) | (entry.flags != 0) |
+                       too_wide(entry.addr)) & ~scan_bad):
+                m.d.sync += [scan_bad.eq(1), scan_err.eq(scan.o.payload.error),
+                             scan_addr.eq(Mux(scan.o.payload.error, scan.o.payload.addr, rec.addr))]
+        list_end = scanning & scan_issued & (scan_left == 0)
+        with m.If(list_end):
+            m.d.sync += scan_issued.eq(0)
+            with m.If((scan_sum != desc.length) & ~scan_bad):
+                m.d.sync += [scan_bad.eq(1), scan_addr.eq(rec.addr)]
+            with m.If(~scan_dst & dst_sgl):
+                m.d.sync += scan_dst.eq(1)
+            with m.Else():
+                m.d.sync += [scanning.eq(0), scan_done.eq(1)]
+
+        dead = Signal()          # a poisoned descriptor went out: decode nothing more
+        need_scan = src_sgl | dst_sgl
+        poison = Signal()
+        code = Signal(4)
+        paddr = Signal(aw)
+        with m.If(rec.error):
+            m.d.comb += [poison.eq(1), code.eq(ErrorCode.DESC_ERR), paddr.eq(rec.addr)]
+        with m.Elif(invalid):
+            m.d.comb += [poison.eq(1), code.eq(ErrorCode.INVALID), paddr.eq(rec.addr)]
+        with m.Elif(scan_done & scan_bad):
+            m.d.comb += [poison.eq(1), code.eq(Mux(scan_err, ErrorCode.SGL_ERR, ErrorCode.INVALID)),
+                         paddr.eq(scan_addr)]
+        m.d.comb += [wc.poison.eq(poison), wc.code.eq(code), wc.addr.eq(paddr)]
+        ready_to_emit = ring.o.valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
+            (poison | ~need_scan | scan_done)
+        with m.If(ring.o.valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):
+            m.d.sync += [scanning.eq(1), scan_dst.eq(~src_sgl), scan_bad.eq(0), scan_err.eq(0)]
+        need_read = is_copy & ~poison
+        emit = ready_to_emit & wcmd_q.i.ready & (rcmd_q.i.ready | ~need_read)
+        m.d.comb += [wcmd_q.i.valid.eq(emit), rcmd_q.i.valid.eq(emit & need_read),
+                     ring.o.ready.eq(emit)]
+        with m.If(emit):
+            m.d.sync += [seq.eq(seq + 1), scan_done.eq(0)]
+            with m.If(poison):
+                m.d.sync += dead.eq(1)
+
+        # -- completion records, in ring order, after their data is acknowledged ---------------
+        comp_layout = data.StructLayout({"record": layout(Completion), "irq": 1, "error": 1})
+        # the completion writer's queue survives a data-path reset (it carries the failed
+        # descriptor's record); a soft reset empties it
+        comp_q = Queue(comp_layout, 2)
+        m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & port_idle)(comp_q)
+        ctrl_rec = Signal(comp_layout)
+        ctrl_push = Signal()
+        with m.If(ctrl_push):
+            m.d.comb += [comp_q.i.valid.eq(1), comp_q.i.payload.eq(ctrl_rec)]
+        with m.Else():
+            d = writer.done.payload
+            m.d.comb += [comp_q.i.valid.eq(writer.done.valid), writer.done.ready.eq(comp_q.i.ready),
+                         comp_q.i.payload.record.status.eq(Status.DONE),
+                         comp_q.i.payload.record.bytes.eq(d.bytes),
+                         comp_q.i.payload.irq.eq(d.irq)]
+        comp_ptr = Signal(16)
+        cb_q = Queue(data.StructLayout({"irq": 1, "error": 1, "addr": aw}), 8)
+        m.submodules.cb_q = cb_q
+        w_busy = Signal()
+        w_beat = Signal(range(16 // nb + 1))
+        w_rec = Signal(128)
+        rec_addr = Signal(aw)
+        m.d.comb += rec_addr.eq(ring_base + (comp_ptr << 6) + COMPLETION_OFFSET)
+        cvalid = issue_gate(m, comp_q.o.valid & ~w_busy & cb_q.i.ready, comp_bus.awready,
+                            stop_all, "comp")
+        c_aw = comp_bus.awvalid & comp_bus.awready
+        m.d.comb += [
+            comp_bus.arvalid.eq(0), comp_bus.rready.eq(1), comp_bus.bready.eq(1),
+            comp_bus.awvalid.eq(cvalid), comp_bus.awid.eq(0), comp_bus.awaddr.eq(rec_addr),
+            comp_bus.awlen.eq(16 // nb - 1), comp_bus.awsize.eq((nb - 1).bit_length()),
+            comp_q.o.ready.eq(c_aw),
+            cb_q.i.valid.eq(c_aw), cb_q.i.payload.irq.eq(comp_q.o.payload.irq),
+            cb_q.i.payload.error.eq(comp_q.o.payload.error), cb_q.i.payload.addr.eq(rec_addr),
+            comp_bus.wvalid.eq(w_busy), comp_bus.wdata.eq(w_rec.word_select(w_beat, dw)),
+            comp_bus.wstrb.eq(-1), comp_bus.wlast.eq(w_beat == 16 // nb - 1),
+        ]
+        if self._uw:
+            m.d.comb += [comp_bus.awuser.eq(user), comp_bus.aruser.eq(user)]
+        with m.If(c_aw):
+            m.d.sync += [w_busy.eq(1), w_beat.eq(0), w_rec.eq(comp_q.o.payload.record),
+                         comp_ptr.eq((comp_ptr + 1) & mask)]
+        with m.If(comp_bus.wvalid & comp_bus.wready):
+            m.d.sync += w_beat.eq(w_beat + 1)
+            with m.If(comp_bus.wlast):
+                m.d.sync += w_busy.eq(0)
+        comp_idle = ~comp_q.o.valid & ~cb_q.o.valid & ~w_busy
+
+        # responses: advance head, count, interrupt
+        cb = cb_q.o.payload
+        c_b = comp_bus.bvalid
+        m.d.comb += cb_q.o.ready.eq(c_b)
+        event_done = Signal()
+        comp_fail = Signal()
+        with m.If(c_b):
+            with m.If(comp_bus.bresp == Resp.OKAY):
+                m.d.sync += head.eq((head + 1) & mask)
+                with m.If(~cb.error):
+                    m.d.sync += [done_count.eq(done_count + 1),
+                                 regs.completed.count.eq(regs.completed.count + 1)]
+                    m.d.comb += event_done.eq(cb.irq)
+            with m.Else():
+                m.d.comb += comp_fail.eq(1)
+
+        # interrupt coalescing: `count` completions or `timeout` cycles after the first
+        pending = Signal(8)
+        timer = Signal(24)
+        thr = regs.coalesce.count
+        fire = Signal()
+        m.d.comb += fire.eq((event_done & (pending + 1 >= thr)) |
+                            ((pending != 0) & (regs.coalesce.timeout != 0) &
+                             (timer + 1 >= regs.coalesce.timeout)))
+        with m.If(fire):
+            m.d.sync += [pending.eq(0), timer.eq(0)]
+        with m.Else():
+            with m.If(event_done):
+                m.d.sync += pending.eq(pending + 1)
+            with m.If(pending != 0):
+                m.d.sync += timer.eq(timer + 1)
+        raise_error = Signal()
+        m.d.comb += [regs.irq_status.done_set.eq(fire | (raise_error & (pending != 0))),
+                     regs.irq_status.error_set.eq(raise_error)]
+        m.d.comb += self.irq.eq(((regs.irq_status.done & regs.irq_enable.done) |
+                                 (regs.irq_status.error & regs.irq_enable.error)) != 0)
+
+        # -- control ----------------------------------------------------------------------------
+        def restart():
+            m.d.sync += [head.eq(tail), fetch_ptr.eq(tail), comp_ptr.eq(tail), seq.eq(0),
+                         done_count.eq(0), dead.eq(0), scanning.eq(0), scan_done.eq(0),
+                         scan_issued.eq(0)]
+
+        def latch(code, addr):
+            m.d.sync += [regs.err_code.code.eq(code), regs.err_addr.addr.eq(addr),
+                         regs.err_index.index.eq(head)]
+
+        with m.Switch(mode):
+            with m.Case(_Mode.RUN):
+                with m.If(reset_req):
+                    m.d.sync += mode.eq(_Mode.DRAIN_RESET)
+                with m.Elif(comp_fail):
+                    m.d.sync += mode.eq(_Mode.FAILED)
+                    latch(ErrorCode.COMPLETION_ERR, cb.addr)
+                with m.Elif(halt):
+                    m.d.sync += mode.eq(_Mode.DRAIN_ERR)
+            with m.Case(_Mode.DRAIN_ERR):
+                with m.If(reset_req):
+                    m.d.sync += mode.eq(_Mode.DRAIN_RESET)
+                with m.Elif(comp_fail):
+                    m.d.sync += mode.eq(_Mode.FAILED)
+                    latch(ErrorCode.COMPLETION_ERR, cb.addr)
+                with m.Elif((done_count == err.seq) & port_idle & comp_idle):
+                    latch(err.code, err.addr)
+                    m.d.comb += [dp_reset.eq(1), ctrl_push.eq(1),
+                                 ctrl_rec.record.status.eq(Status.ERROR),
+                                 ctrl_rec.record.code.eq(err.code),
+                                 ctrl_rec.record.bytes.eq(writer.acked),
+                                 ctrl_rec.record.addr.eq(err.addr),
+                                 ctrl_rec.error.eq(1)]
+                    m.d.sync += mode.eq(_Mode.RECORD)
+            with m.Case(_Mode.RECORD):
+                with m.If(comp_fail):
+                    m.d.sync += mode.eq(_Mode.FAILED)
+                    latch(ErrorCode.COMPLETION_ERR, cb.addr)
+                with m.Elif(comp_idle & port_idle):
+                    m.d.comb += raise_error.eq(1)
+                    m.d.sync += mode.eq(_Mode.HALTED)
+            with m.Case(_Mode.FAILED):
+                with m.If(port_idle):
+                    m.d.comb += [dp_reset.eq(1), raise_error.eq(1)]
+                    m.d.sync += [mode.eq(_Mode.HALTED), comp_ptr.eq(head)]
+            with m.Case(_Mode.HALTED):
+                with m.If(reset_req):
+                    m.d.sync += mode.eq(_Mode.DRAIN_RESET)
+            with m.Case(_Mode.DRAIN_RESET):
+                with m.If(port_idle):
+                    m.d.comb += dp_reset.eq(1)
+                    restart()
+                    m.d.sync += mode.eq(_Mode.RUN)
+        with m.If(dp_reset):
+            m.d.sync += [seq.eq(0), done_count.eq(0), dead.eq(0), scanning.eq(0), scan_done.eq(0),
+                         scan_issued.eq(0)]
+
+        quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid
+        busy = ~quiet | (regs.control.enable & (head != tail))
+        with m.If(mode == _Mode.HALTED):
+            m.d.comb += regs.status.state.eq(ChannelState.HALTED)
+        with m.Elif((mode == _Mode.RUN) & regs.control.pause & (done_count == seq) & port_idle & comp_idle):
+            m.d.comb += regs.status.state.eq(ChannelState.PAUSED)
+        with m.Elif((mode != _Mode.RUN) | busy):
+            m.d.comb += regs.status.state.eq(ChannelState.RUNNING)
+        with m.Else():
+            m.d.comb += regs.status.state.eq(ChannelState.IDLE)
+        return m

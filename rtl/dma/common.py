@@ -1,0 +1,71 @@
+"""Small pieces shared by the DMA blocks."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus import AXI4Signature
+
+__all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS"]
+
+SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
+
+
+class Queue(wiring.Component):
+    """A stream FIFO of any shape.  ``buffered=True`` registers the output (block RAM
+    friendly, two cycles from input to output); otherwise the output follows the input in
+    the next cycle.
+
+    Members: ``i`` (In stream), ``o`` (Out stream), ``level`` (Out).
+    """
+
+    def __init__(self, shape, depth, *, buffered=False):
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        self._shape, self._depth, self._buffered = shape, depth, buffered
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "o": Out(stream.Signature(shape)),
+            "level": Out(range(depth + 2)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width = self._shape if isinstance(self._shape, int) else data.Layout.cast(self._shape).size
+        cls = fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
+        m.submodules.fifo = q = cls(width=width, depth=self._depth)
+        m.d.comb += [
+            q.w_data.eq(self.i.payload),
+            q.w_en.eq(self.i.valid),
+            self.i.ready.eq(q.w_rdy),
+            self.o.payload.eq(q.r_data),
+            self.o.valid.eq(q.r_rdy),
+            q.r_en.eq(self.o.ready),
+            self.level.eq(q.level),
+        ]
+        return m
+
+
+def later_or_same(a, b):
+    """``a`` is ``b`` or later in modular sequence-number order."""
+    return (a - b)[SEQ_BITS - 1] == 0
+
+
+def issue_gate(m, valid, ready, stop, name):
+    """Valid for an address channel that ``stop`` holds back, without ever withdrawing a
+    request already presented (AXI: once valid, stay valid until the handshake)."""
+    presented = Signal(name=f"{name}_presented")
+    out = Signal(name=f"{name}_valid")
+    m.d.comb += out.eq(valid & (~stop | presented))
+    m.d.sync += presented.eq(out & ~ready)
+    return out
+
+
+def idle_manager(m, bus):
+    """Tie off the write side of a read-only manager (reads: ``rready`` is set by the user)."""
+    m.d.comb += [bus.awvalid.eq(0), bus.wvalid.eq(0), bus.bready.eq(1)]
+
+
+def manager_signature(addr_width, data_width, user_width):
+    return AXI4Signature(addr_width=addr_width, data_width=data_width, id_width=1,
+                         user_width=user_width)

@@ -1,0 +1,163 @@
+"""Fetch arrays of fixed-size records (descriptors, SG entries) from memory."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus import Resp
+from .common import Queue, idle_manager, issue_gate, manager_signature
+
+__all__ = ["RecordFetcher"]
+
+
+class RecordFetcher(wiring.Component):
+    """Reads ``count`` records of ``record_bytes`` each, starting at ``addr``, in bursts.
+
+    A burst is issued only when the buffer has room for all of its beats, so read data is
+    always accepted.  Records come out in order; a record any of whose beats was answered
+    with an error carries ``error`` (with the response) and the record's address.
+
+    Parameters
+    ----------
+    record_bytes : int
+        16 or 64 (a power of two >= the bus width is not required; records must be aligned
+        to ``record_bytes``).
+    buffer_records : int
+        Records buffered (bounds the read-ahead).
+    burst_records : int
+        Records per burst at most.
+
+    Members
+    -------
+    cmd : In(stream.Signature({addr, count}))
+        A new command is accepted once every burst of the previous one has been issued.
+    o : Out(stream.Signature({data, error, resp, addr}))
+    bus : Out(AXI4Signature) — the manager port (reads only, ``rready`` always 1).
+    stop : In(1)
+        Hold back new bursts (outstanding ones complete).
+    user : In(user_width)
+        ``aruser`` of every burst (the requester's device ID).
+    """
+
+    def __init__(self, *, record_bytes, addr_width=32, data_width=64, user_width=0,
+                 buffer_records=4, burst_records=4):
+        if record_bytes not in (16, 32, 64):
+            raise ValueError(f"record_bytes must be 16, 32 or 64, not {record_bytes!r}")
+        self._rb, self._aw, self._dw = record_bytes, addr_width, data_width
+        self._bpr = max(1, record_bytes * 8 // data_width)
+        if record_bytes * 8 < data_width:
+            raise ValueError(f"records of {record_bytes} bytes need a bus of at most {record_bytes * 8} "
+                             f"bits, not {data_width!r}")
+        self._buf, self._burst = buffer_records, min(burst_records, buffer_records, 256 // self._bpr)
+        self.record_layout = data.StructLayout({
+            "data": record_bytes * 8, "error": 1, "resp": 2, "addr": addr_width})
+        super().__init__({
+            "cmd": In(stream.Signature(data.StructLayout({"addr": addr_width, "count": 32}))),
+            "o": Out(stream.Signature(self.record_layout)),
+            "bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "stop": In(1),
+            "user": In(max(user_width, 1)),
+        })
+        self._uw = user_width
+
+    def elaborate(self, platform):
+        m = Module()
+        bpr, rb, dw = self._bpr, self._rb, self._dw
+        bus = self.bus
+        idle_manager(m, bus)
+        beats_total = self._buf * bpr
+
+        # -- issue ---------------------------------------------------------------------------
+        busy = Signal()
+        addr = Signal(self._aw)
+        left = Signal(32)
+        used = Signal(range(beats_total + 1))           # beats reserved in the buffer
+        m.d.comb += self.cmd.ready.eq(~busy)
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.count),
+                         busy.eq(self.cmd.payload.count != 0)]
+
+        to_4k = Signal(range(4096 // rb + 1))
+        m.d.comb += to_4k.eq((4096 - addr[:12]) // rb)
+        n = Signal(range(self._burst + 1))
+        room = Signal(range(self._buf + 1))
+        m.d.comb += room.eq((beats_total - used) // bpr)
+        cap = Signal(range(4096 // rb + 1))
+        m.d.comb += cap.eq(Mux(to_4k < self._burst, to_4k, self._burst))
+        m.d.comb += n.eq(Mux(left < cap, left, cap))
+        # hold AR until the buffer has room for the whole burst: read data is never refused
+        ok = busy & (n != 0) & (room >= n)
+        info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
+                       self._buf)
+        m.submodules.info_q = info_q
+        valid = issue_gate(m, ok & info_q.i.ready, bus.arready, self.stop, "ar")
+        m.d.comb += [
+            bus.arvalid.eq(valid),
+            bus.arid.eq(0),
+            bus.araddr.eq(addr),
+            bus.arlen.eq(n * bpr - 1),
+            bus.arsize.eq((dw // 8).bit_length() - 1),
+            info_q.i.payload.addr.eq(addr),
+            info_q.i.payload.n.eq(n),
+        ]
+        if self._uw:
+            m.d.comb += bus.aruser.eq(self.user)
+        ar_hs = bus.arvalid & bus.arready
+        m.d.comb += info_q.i.valid.eq(ar_hs)
+        with m.If(ar_hs):
+            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n)]
+
+        # -- receive -------------------------------------------------------------------------
+        beat = data.StructLayout({"data": dw, "resp": 2})
+        m.submodules.buf = buf = Queue(beat, beats_total, buffered=beats_total > 16)
+        m.d.comb += [
+            bus.rready.eq(1),
+            buf.i.valid.eq(bus.rvalid),
+            buf.i.payload.data.eq(bus.rdata),
+            buf.i.payload.resp.eq(bus.rresp),
+        ]
+        pop = buf.o.valid & buf.o.ready
+        m.d.sync += used.eq(used + Mux(ar_hs, n * bpr, 0) - pop)
+
+        # -- assemble records --------------------------------------------------------------
+        rec = Signal(rb * 8)
+        resp = Signal(2)
+        got = Signal(range(bpr + 1))
+        full = Signal()
+        rec_addr = Signal(self._aw)
+        rec_in_burst = Signal(range(self._burst + 1))
+        m.d.comb += [
+            self.o.valid.eq(full),
+            self.o.payload.data.eq(rec),
+            self.o.payload.resp.eq(resp),
+            self.o.payload.error.eq(resp != Resp.OKAY),
+            self.o.payload.addr.eq(rec_addr),
+        ]
+        if bpr == 1:
+            m.d.comb += buf.o.ready.eq(~full | self.o.ready)
+        else:
+            m.d.comb += buf.o.ready.eq(~full)
+        out_hs = self.o.valid & self.o.ready
+        with m.If(out_hs):
+            m.d.sync += full.eq(0)
+        with m.If(pop):
+            worst = Mux(buf.o.payload.resp > Mux(got == 0, 0, resp), buf.o.payload.resp,
+                        Mux(got == 0, 0, resp))
+            m.d.sync += [
+                rec.eq(Cat(rec[dw:], buf.o.payload.data) if bpr > 1 else buf.o.payload.data),
+                resp.eq(worst),
+            ]
+            with m.If(got == bpr - 1):
+                m.d.sync += [got.eq(0), full.eq(1)]
+            with m.Else():
+                m.d.sync += got.eq(got + 1)
+            # the address of the record being assembled
+            with m.If(got == 0):
+                with m.If(rec_in_burst == 0):
+                    m.d.sync += [rec_addr.eq(info_q.o.payload.addr)]
+                with m.Else():
+                    m.d.sync += rec_addr.eq(rec_addr + rb)
+                last_of_burst = rec_in_burst == info_q.o.payload.n - 1
+                m.d.comb += info_q.o.ready.eq(last_of_burst)
+                m.d.sync += rec_in_burst.eq(Mux(last_of_burst, 0, rec_in_burst + 1))
+        return m

@@ -1,0 +1,173 @@
+"""The read half of a channel: source fragments -> AXI4 read bursts -> a dense byte stream."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...sw.formats import ErrorCode
+from ..bus import Resp
+from .addrgen import AddressGenerator, GenCommand
+from .burst import BurstSplitter
+from .bytes import ByteQueue, Chunk
+from .common import SEQ_BITS, Queue, idle_manager, issue_gate, later_or_same, manager_signature
+
+__all__ = ["Reader", "ReadCommand"]
+
+
+def ReadCommand(addr_width):
+    return data.StructLayout({"gen": GenCommand(addr_width), "fence": 1})
+
+
+def ErrorInfo(addr_width):
+    """A sticky error report: ``code`` is an :class:`~sgdma.sw.formats.ErrorCode` value."""
+    return data.StructLayout({"valid": 1, "code": 4, "addr": addr_width, "seq": SEQ_BITS})
+
+
+class Reader(wiring.Component):
+    """Reads each command's source and delivers its bytes, densely packed, on ``o``.
+
+    A read burst is issued only when the data buffer has room for all of its beats (counted
+    from the burst's issue until the beat leaves the buffer), so read data is always accepted
+    and no backpressure pattern downstream can deadlock the bus.
+
+    Members
+    -------
+    cmd : In(stream.Signature(ReadCommand))
+    o : Out(stream.Signature(Chunk)) — full words, a transfer's remainder with ``last``.
+    bus : Out(AXI4Signature) — data reads; ``sg_bus`` — SG-list reads.
+    arrived : Out(32) — bytes received without error, cumulative (modular).
+    xfers : Out(SEQ_BITS) — transfers whose every byte has been received without error.
+    done_seq : In(SEQ_BITS) — descriptors completed (a FENCE command waits until it is its own).
+    halt_seq, halt : In — with ``halt``, requests of descriptors at or after ``halt_seq`` are
+        held back (outstanding ones complete); ``stop`` holds back every request.
+    error : Out(ErrorInfo) — first read error (READ_SLVERR / READ_DECERR / SGL_ERR / INVALID).
+
+    Throughput: one burst per cycle (single-beat bursts included), one beat per cycle.
+    """
+
+    def __init__(self, *, addr_width=32, data_width=64, user_width=0, max_beats=256,
+                 buffer_beats=512, max_reads=64):
+        if buffer_beats < max_beats:
+            raise ValueError(f"buffer_beats ({buffer_beats}) must hold one whole burst ({max_beats})")
+        self._aw, self._dw, self._uw = addr_width, data_width, user_width
+        self._max_beats, self._buf, self._max_reads = max_beats, buffer_beats, max_reads
+        super().__init__({
+            "cmd": In(stream.Signature(ReadCommand(addr_width))),
+            "o": Out(stream.Signature(Chunk(data_width))),
+            "bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "sg_bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "arrived": Out(32),
+            "xfers": Out(SEQ_BITS),
+            "done_seq": In(SEQ_BITS),
+            "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
+            "user": In(max(user_width, 1)),
+            "error": Out(ErrorInfo(addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        aw, dw, nb = self._aw, self._dw, self._dw // 8
+        lane_bits = (nb - 1).bit_length()
+        bus = self.bus
+        idle_manager(m, bus)
+
+        def held(seq):
+            return self.stop | (self.halt & later_or_same(seq, self.halt_seq))
+
+        m.submodules.gen = gen = AddressGenerator(addr_width=aw, data_width=dw, user_width=self._uw)
+        m.submodules.split = split = BurstSplitter(addr_width=aw, data_width=dw, max_beats=self._max_beats)
+        wiring.connect(m, wiring.flipped(self.sg_bus), gen.bus)
+        m.d.comb += [gen.user.eq(self.user), gen.stop.eq(held(gen.o.payload.seq))]
+
+        # commands: a FENCE waits until every earlier descriptor has completed
+        fence_ok = ~self.cmd.payload.fence | (self.done_seq == self.cmd.payload.gen.seq)
+        m.d.comb += [
+            gen.cmd.payload.eq(self.cmd.payload.gen),
+            gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(self.cmd.payload.gen.seq)),
+            self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(self.cmd.payload.gen.seq)),
+        ]
+        m.d.comb += [split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
+                     gen.o.ready.eq(split.i.ready)]
+        seq = gen.o.payload.seq      # the descriptor of the burst being issued
+
+        # -- issue, with the buffer reserved for every beat ---------------------------------
+        burst = split.o.payload
+        info_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS})
+        m.submodules.info_q = info_q = Queue(info_layout, self._max_reads)
+        used = Signal(range(self._buf + 1))
+        pop = Signal()
+        room = Signal()
+        m.d.comb += room.eq(used + burst.len + 1 <= self._buf)
+        valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(seq), "ar")
+        m.d.comb += [
+            bus.arvalid.eq(valid),
+            bus.arid.eq(0),
+            bus.araddr.eq(burst.addr & ~(nb - 1)),
+            bus.arlen.eq(burst.len),
+            bus.arsize.eq(lane_bits),
+            split.o.ready.eq(bus.arvalid & bus.arready),
+            info_q.i.valid.eq(bus.arvalid & bus.arready),
+            info_q.i.payload.addr.eq(burst.addr),
+            info_q.i.payload.bytes.eq(burst.bytes),
+            info_q.i.payload.last.eq(burst.last),
+            info_q.i.payload.seq.eq(seq),
+        ]
+        if self._uw:
+            m.d.comb += bus.aruser.eq(self.user)
+        m.d.sync += used.eq(used + Mux(bus.arvalid & bus.arready, burst.len + 1, 0) - pop)
+
+        # -- receive: shape each beat (first-byte lane, byte count) ------------------------
+        beat_layout = data.StructLayout({"data": dw, "offset": lane_bits or 1, "count": range(nb + 1),
+                                         "last": 1})
+        m.submodules.buf = buf = Queue(beat_layout, self._buf, buffered=True)
+        info = info_q.o.payload
+        first = Signal(init=1)
+        rem = Signal(13)
+        beat_addr = Signal(aw)
+        cur_rem = Mux(first, info.bytes, rem)
+        cur_addr = Mux(first, info.addr, beat_addr)
+        offset = Signal(lane_bits or 1)
+        m.d.comb += offset.eq(Mux(first, info.addr[:lane_bits], 0) if lane_bits else 0)
+        count = Signal(range(nb + 1))
+        m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
+        beat = bus.rvalid    # rready is always 1
+        m.d.comb += [
+            bus.rready.eq(1),
+            buf.i.valid.eq(beat),
+            buf.i.payload.data.eq(bus.rdata),
+            buf.i.payload.offset.eq(offset),
+            buf.i.payload.count.eq(count),
+            buf.i.payload.last.eq(info.last & bus.rlast),
+            info_q.o.ready.eq(beat & bus.rlast),
+        ]
+        with m.If(beat):
+            m.d.sync += [first.eq(bus.rlast), rem.eq(cur_rem - count),
+                         beat_addr.eq((cur_addr & ~(nb - 1)) + nb)]
+            err = self.error
+            with m.If(bus.rresp != Resp.OKAY):
+                with m.If(~err.valid):
+                    m.d.sync += [err.valid.eq(1),
+                                 err.code.eq(Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR,
+                                                     ErrorCode.READ_SLVERR)),
+                                 err.addr.eq(cur_addr), err.seq.eq(info.seq)]
+            with m.Elif(~err.valid):
+                m.d.sync += self.arrived.eq(self.arrived + count)
+                with m.If(info.last & bus.rlast):
+                    m.d.sync += self.xfers.eq(self.xfers + 1)
+        with m.If(gen.error.valid & ~self.error.valid):
+            m.d.sync += [self.error.valid.eq(1),
+                         self.error.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
+                         self.error.addr.eq(gen.error.addr), self.error.seq.eq(gen.error.seq)]
+
+        # -- pack ------------------------------------------------------------------------------
+        m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)
+        m.d.comb += [
+            pack.i.valid.eq(buf.o.valid),
+            pack.i.payload.data.eq(buf.o.payload.data >> (buf.o.payload.offset * 8)),
+            pack.i.payload.count.eq(buf.o.payload.count),
+            pack.i.payload.last.eq(buf.o.payload.last),
+            buf.o.ready.eq(pack.i.ready),
+            pop.eq(buf.o.valid & pack.i.ready),
+        ]
+        wiring.connect(m, pack.o, wiring.flipped(self.o))
+        return m

@@ -1,0 +1,270 @@
+"""The write half of a channel: a dense byte stream -> AXI4 write bursts at destination fragments."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...sw.formats import ErrorCode
+from ..bus import Resp
+from .addrgen import AddressGenerator, GenCommand
+from .burst import BurstSplitter
+from .bytes import ByteQueue, Chunk, byte_mask
+from .common import SEQ_BITS, Queue, issue_gate, later_or_same, manager_signature
+from .reader import ErrorInfo
+
+__all__ = ["Writer", "WriteCommand", "StreamOp", "OpCommand"]
+
+
+def OpCommand():
+    return data.StructLayout({"fill": 1, "pattern": 64})
+
+
+def WriteCommand(addr_width):
+    return data.StructLayout({
+        "gen": GenCommand(addr_width),
+        "op": OpCommand(),
+        "fence": 1,
+        "irq": 1,
+        "poison": 1,             # decode found this descriptor bad: report it, write nothing
+        "code": 4,
+        "addr": addr_width,
+    })
+
+
+def Done():
+    return data.StructLayout({"seq": SEQ_BITS, "bytes": 32, "irq": 1})
+
+
+class StreamOp(wiring.Component):
+    """The stream operator slot between reader and writer.
+
+    COPY passes the reader's words through (one transfer: up to and including ``last``).
+    FILL produces the 64-bit pattern repeated (byte ``k`` of the transfer is byte ``k mod 8``
+    of the pattern) until the writer signals ``end``.  Checksum and segmentation operators
+    will sit here too; they see bytes, never addresses.
+
+    Members: ``cmd`` (In stream of OpCommand, one per transfer), ``i`` (In Chunk stream),
+    ``o`` (Out Chunk stream), ``end`` (In: the writer finished the transfer).
+    """
+
+    def __init__(self, *, data_width=64):
+        self._dw = data_width
+        super().__init__({
+            "cmd": In(stream.Signature(OpCommand())),
+            "i": In(stream.Signature(Chunk(data_width))),
+            "o": Out(stream.Signature(Chunk(data_width))),
+            "end": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        nb = self._dw // 8
+        busy = Signal()
+        op = Signal(OpCommand())
+        m.d.comb += self.cmd.ready.eq(~busy)
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += [op.eq(self.cmd.payload), busy.eq(1)]
+        if nb >= 8:
+            word = op.pattern.replicate(nb // 8)
+            stride = 0
+        else:
+            phase = Signal()
+            word = Mux(phase, op.pattern[32:], op.pattern[:32])
+            stride = 1
+        with m.If(busy & op.fill):
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(word),
+                         self.o.payload.count.eq(nb), self.o.payload.last.eq(0)]
+            if stride:
+                with m.If(self.o.ready):
+                    m.d.sync += phase.eq(~phase)
+            with m.If(self.end):
+                m.d.sync += busy.eq(0)
+                if stride:
+                    m.d.sync += phase.eq(0)
+        with m.Elif(busy):
+            m.d.comb += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload),
+                         self.i.ready.eq(self.o.ready)]
+            with m.If(self.i.valid & self.o.ready & self.i.payload.last):
+                m.d.sync += busy.eq(0)
+        return m
+
+
+class Writer(wiring.Component):
+    """Writes each command's bytes (from ``i``) to its destination fragments.
+
+    A write burst is issued only when all of its bytes have been received by the reader (for
+    FILL, at once), so once its address is out its data follows at one beat per cycle and
+    the shared write-data channel is never held waiting.  When every burst of a descriptor has
+    its B response, ``done`` reports it with the bytes written.
+
+    Members
+    -------
+    cmd : In(stream.Signature(WriteCommand))
+    i : In(stream.Signature(Chunk)); op_cmd : Out(stream OpCommand); op_end : Out(1)
+    bus : Out(AXI4Signature) — data writes; ``sg_bus`` — SG-list reads.
+    arrived, xfers : In — the reader's progress (bytes / whole transfers received).
+    done : Out(stream.Signature(Done)) — descriptors whose data writes are all acknowledged.
+    acked : Out(32) — bytes acknowledged so far of the oldest unfinished descriptor.
+    done_seq, halt, halt_seq, stop : In — as for :class:`Reader`.
+    error : Out(ErrorInfo) — first error: poisoned command (its own code), SG-list error,
+        write response error.
+    """
+
+    def __init__(self, *, addr_width=32, data_width=64, user_width=0, max_beats=256, max_writes=32):
+        self._aw, self._dw, self._uw = addr_width, data_width, user_width
+        self._max_beats, self._max_writes = max_beats, max_writes
+        super().__init__({
+            "cmd": In(stream.Signature(WriteCommand(addr_width))),
+            "i": In(stream.Signature(Chunk(data_width))),
+            "op_cmd": Out(stream.Signature(OpCommand())),
+            "op_end": Out(1),
+            "bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "sg_bus": Out(manager_signature(addr_width, data_width, user_width)),
+            "arrived": In(32), "xfers": In(SEQ_BITS),
+            "done": Out(stream.Signature(Done())),
+            "acked": Out(32),
+            "done_seq": In(SEQ_BITS),
+            "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
+            "user": In(max(user_width, 1)),
+            "error": Out(ErrorInfo(addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        aw, dw, nb = self._aw, self._dw, self._dw // 8
+        lane_bits = (nb - 1).bit_length()
+        bus = self.bus
+        err = self.error
+        m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
+
+        def held(seq):
+            return self.stop | (self.halt & later_or_same(seq, self.halt_seq))
+
+        m.submodules.gen = gen = AddressGenerator(addr_width=aw, data_width=dw, user_width=self._uw)
+        m.submodules.split = split = BurstSplitter(addr_width=aw, data_width=dw, max_beats=self._max_beats)
+        wiring.connect(m, wiring.flipped(self.sg_bus), gen.bus)
+        m.d.comb += [gen.user.eq(self.user), gen.stop.eq(held(gen.o.payload.seq))]
+
+        # -- commands --------------------------------------------------------------------------
+        # per transfer: is it a FILL (its bytes need no reader), in issue order
+        m.submodules.kind_q = kind_q = Queue(1, 4)
+        c = self.cmd.payload
+        fence_ok = ~c.fence | (self.done_seq == c.gen.seq)
+        go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.seq) & ~err.valid
+        m.d.comb += [
+            gen.cmd.payload.eq(c.gen),
+            self.op_cmd.payload.eq(c.op),
+            kind_q.i.payload.eq(c.op.fill),
+            gen.cmd.valid.eq(go & self.op_cmd.ready & kind_q.i.ready),
+            self.op_cmd.valid.eq(go & gen.cmd.ready & kind_q.i.ready),
+            kind_q.i.valid.eq(go & gen.cmd.ready & self.op_cmd.ready),
+            self.cmd.ready.eq(go & gen.cmd.ready & self.op_cmd.ready & kind_q.i.ready),
+        ]
+        # the per-descriptor irq flag travels with the B bookkeeping of its last burst
+        m.submodules.irq_q = irq_q = Queue(1, 4)
+        m.d.comb += [irq_q.i.payload.eq(c.irq), irq_q.i.valid.eq(self.cmd.ready & self.cmd.valid)]
+        # a poisoned descriptor is reported when it reaches the writer, i.e. after every
+        # earlier descriptor has been handed to the data path
+        with m.If(self.cmd.valid & c.poison & ~err.valid):
+            m.d.sync += [err.valid.eq(1), err.code.eq(c.code), err.addr.eq(c.addr), err.seq.eq(c.gen.seq)]
+
+        m.d.comb += [split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
+                     gen.o.ready.eq(split.i.ready)]
+        seq = gen.o.payload.seq
+
+        # -- issue: only when the burst's bytes are all here ----------------------------------
+        burst = split.o.payload
+        fill = kind_q.o.payload
+        committed = Signal(32)
+        wxfers = Signal(SEQ_BITS)
+        ahead = Signal(32)
+        m.d.comb += ahead.eq(self.arrived - committed)
+        avail = fill | (self.xfers != wxfers) | (ahead >= burst.bytes + nb)
+        w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
+        b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS, "irq": 1})
+        m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
+        m.submodules.b_q = b_q = Queue(b_layout, self._max_writes)
+        m.submodules.done_q = done_q = Queue(Done(), self._max_writes)
+        can = split.o.valid & kind_q.o.valid & avail & w_q.i.ready & b_q.i.ready & irq_q.o.valid
+        valid = issue_gate(m, can, bus.awready, held(seq), "aw")
+        aw_hs = Signal()
+        m.d.comb += [
+            bus.awvalid.eq(valid),
+            bus.awid.eq(0),
+            bus.awaddr.eq(burst.addr & ~(nb - 1)),
+            bus.awlen.eq(burst.len),
+            bus.awsize.eq(lane_bits),
+            aw_hs.eq(bus.awvalid & bus.awready),
+            split.o.ready.eq(aw_hs),
+            w_q.i.valid.eq(aw_hs),
+            w_q.i.payload.offset.eq(burst.addr[:lane_bits] if lane_bits else 0),
+            w_q.i.payload.bytes.eq(burst.bytes),
+            w_q.i.payload.len.eq(burst.len),
+            w_q.i.payload.xlast.eq(burst.last),
+            b_q.i.valid.eq(aw_hs),
+            b_q.i.payload.addr.eq(burst.addr),
+            b_q.i.payload.bytes.eq(burst.bytes),
+            b_q.i.payload.last.eq(burst.last),
+            b_q.i.payload.seq.eq(seq),
+            b_q.i.payload.irq.eq(irq_q.o.payload),
+            kind_q.o.ready.eq(aw_hs & burst.last),
+            irq_q.o.ready.eq(aw_hs & burst.last),
+        ]
+        if self._uw:
+            m.d.comb += bus.awuser.eq(self.user)
+        with m.If(aw_hs & ~fill):
+            m.d.sync += committed.eq(committed + burst.bytes)
+            with m.If(burst.last):
+                m.d.sync += wxfers.eq(wxfers + 1)
+
+        # -- write data: take each beat's bytes from the queue, place them at their lanes ----
+        m.submodules.unpack = unpack = ByteQueue(data_width=dw, pack=False)
+        wiring.connect(m, wiring.flipped(self.i), unpack.i)
+        wb = w_q.o.payload
+        first = Signal(init=1)
+        rem = Signal(13)
+        beat = Signal(8)
+        offset = Mux(first, wb.offset, 0)
+        cur_rem = Mux(first, wb.bytes, rem)
+        count = Signal(range(nb + 1))
+        m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
+        final = beat == wb.len
+        m.d.comb += [
+            unpack.want.eq(Mux(w_q.o.valid, count, 0)),
+            bus.wvalid.eq(w_q.o.valid & unpack.o.valid),
+            unpack.o.ready.eq(w_q.o.valid & bus.wready),
+            bus.wdata.eq(unpack.o.payload.data << (offset * 8)),
+            bus.wstrb.eq(byte_mask(count, nb) << offset),
+            bus.wlast.eq(final),
+        ]
+        w_hs = bus.wvalid & bus.wready
+        m.d.comb += w_q.o.ready.eq(w_hs & final)
+        with m.If(w_hs):
+            m.d.sync += [first.eq(final), rem.eq(cur_rem - count), beat.eq(Mux(final, 0, beat + 1))]
+        # the transfer's last beat: drop what an operator produced beyond it
+        m.d.comb += [unpack.clear.eq(w_hs & final & wb.xlast), self.op_end.eq(unpack.clear)]
+
+        # -- write responses (always accepted) -------------------------------------------------
+        be = b_q.o.payload
+        m.d.comb += [bus.bready.eq(1), b_q.o.ready.eq(bus.bvalid)]
+        ok = bus.bresp == Resp.OKAY
+        m.d.comb += [done_q.i.payload.seq.eq(be.seq), done_q.i.payload.bytes.eq(self.acked + be.bytes),
+                     done_q.i.payload.irq.eq(be.irq)]
+        b_failed = Signal()     # after a failed write nothing later completes
+        with m.If(bus.bvalid & ~b_failed):
+            with m.If(ok):
+                m.d.sync += self.acked.eq(Mux(be.last, 0, self.acked + be.bytes))
+                m.d.comb += done_q.i.valid.eq(be.last)
+            with m.Elif(~err.valid | later_or_same(err.seq, be.seq)):
+                m.d.sync += [b_failed.eq(1), err.valid.eq(1),
+                             err.code.eq(Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR,
+                                             ErrorCode.WRITE_SLVERR)),
+                             err.addr.eq(be.addr), err.seq.eq(be.seq)]
+            with m.Else():
+                m.d.sync += b_failed.eq(1)
+        with m.If(gen.error.valid & ~err.valid):
+            m.d.sync += [err.valid.eq(1),
+                         err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
+                         err.addr.eq(gen.error.addr), err.seq.eq(gen.error.seq)]
+        wiring.connect(m, done_q.o, wiring.flipped(self.done))
+        return m
