@@ -132,8 +132,30 @@ class DmaTB:
                 ring.head = head
                 return
             await ClockCycles(self.dut.clk, poll)
+        self.dump(ring.ch)
         raise AssertionError(f"channel {ring.ch}: head stuck at {head}, expected {index % ring.size}; "
                              f"state {(await self.state(ring.ch)).name}")
+
+    def dump(self, ch):
+        """Log the channel's internal state (for a stuck bench; set SGDMA_DUMP=1)."""
+        import os
+        if not os.environ.get("SGDMA_DUMP"):
+            return
+        lines = []
+
+        def walk(h, path, depth):
+            for sub in h:
+                name = sub._name
+                try:
+                    v = sub.value
+                    lines.append(f"{path}{name} = {v}")
+                except Exception:
+                    if depth < 3:
+                        walk(sub, f"{path}{name}.", depth + 1)
+        for k in range(self.channels):
+            walk(getattr(self.dut.engine, f"ch{k}"), f"ch{k}.", 0)
+        walk(self.dut.engine.xbar, "xbar.", 0)
+        self.dut._log.warning("\n".join(l for l in lines if len(l) < 200))
 
     async def wait_state(self, ch, state, timeout=100000, poll=32):
         for _ in range(timeout // poll):
@@ -158,3 +180,120 @@ class DmaTB:
 
 def run_all(coros):
     return [cocotb.start_soon(c) for c in coros]
+
+
+class Shadow:
+    """The bench's copy of the whole memory: the reference model runs on it."""
+
+    def __init__(self, size):
+        self.data = bytearray(size)
+
+    def read(self, addr, n):
+        return bytes(self.data[addr:addr + n])
+
+    def write(self, addr, data):
+        self.data[addr:addr + len(data)] = data
+
+
+class Allocator:
+    """Bump allocator over ``[base, limit)`` with a random gap before each block, so blocks
+    never touch (the gaps are guard bytes: the final full-memory compare checks them)."""
+
+    def __init__(self, r, base, limit):
+        self.r, self.base, self.limit = r, base, limit
+        self.next = base
+
+    def alloc(self, n, align=1, gap=64):
+        a = self.next + self.r.randrange(1, gap + 1)
+        a = -(-a // align) * align
+        if a + n > self.limit:
+            raise MemoryError("bench memory exhausted")
+        self.next = a + n
+        return a
+
+
+def nd_span(length, counts, strides):
+    """(lowest offset, highest offset + 1) touched by rows of ``length`` bytes."""
+    lo = hi = 0
+    for c, s in zip(counts, strides):
+        lo += min(0, (c - 1) * s)
+        hi += max(0, (c - 1) * s)
+    return lo, hi + length
+
+
+def random_descriptor(r, alloc, write, *, max_len=4096):
+    """A random valid descriptor: ``(raw descriptor, kind)``.  Source data and SG lists are
+    placed in memory through ``write(addr, data)``; destinations are fresh blocks."""
+
+    def length():
+        k = r.random()
+        return (r.randrange(1, 17) if k < 0.2 else r.randrange(1, 300) if k < 0.6
+                else r.randrange(1, max_len) if k < 0.93 else r.randrange(max_len, 5 * max_len))
+
+    def data(n):
+        return r.randbytes(n)
+
+    def sg_side(total):
+        k = r.randrange(1, min(total, 8) + 1)
+        cuts = sorted(r.sample(range(1, total), k - 1)) if k > 1 else []
+        lens = [b - a for a, b in zip([0] + cuts, cuts + [total])]
+        entries = [(alloc.alloc(n), n) for n in lens]
+        lst = alloc.alloc(16 * k, align=16)
+        write(lst, sg_bytes(entries))
+        return lst, entries
+
+    flags = dict(irq=int(r.random() < 0.5), fence=int(r.random() < 0.1))
+    kind = r.choices(["copy", "sg", "nd", "fill"], [35, 25, 25, 15])[0]
+    if kind == "copy":
+        n = length()
+        src, dst = alloc.alloc(n), alloc.alloc(n)
+        write(src, data(n))
+        return desc_bytes(src=src, dst=dst, length=n, **flags), kind
+    if kind == "fill":
+        n = length()
+        if r.random() < 0.3:
+            ln, c0 = r.randrange(1, 40), r.randrange(1, 9)
+            s0 = r.choice([1, -1]) * (ln + r.randrange(0, 20))
+            lo, hi = nd_span(ln, [c0], [s0])
+            base = alloc.alloc(hi - lo) - lo
+            return desc_bytes(src=r.getrandbits(64), dst=base, length=ln, opcode=2, ndim=2,
+                              nd=dict(dst_stride0=s0, count0=c0, count1=1), **flags), kind
+        return desc_bytes(src=r.getrandbits(64), dst=alloc.alloc(n), length=n, opcode=2, **flags), kind
+    if kind == "sg":
+        n = max(length(), 2)
+        mode = r.choice(["src", "dst", "both"])
+        d = dict(length=n, **flags)
+        sg = {}
+        if mode in ("src", "both"):
+            lst, entries = sg_side(n)
+            for a, ln in entries:
+                write(a, data(ln))
+            d.update(src=lst, src_sgl=1)
+            sg["src_count"] = len(entries)
+        else:
+            d["src"] = alloc.alloc(n)
+            write(d["src"], data(n))
+        if mode in ("dst", "both"):
+            lst, entries = sg_side(n)
+            d.update(dst=lst, dst_sgl=1)
+            sg["dst_count"] = len(entries)
+        else:
+            d["dst"] = alloc.alloc(n)
+        return desc_bytes(sg=sg, **d), kind
+    # N-D: two or three dimensions, signed strides, rows of any alignment
+    ndim = r.choice([2, 3])
+    ln = r.randrange(1, 80) if r.random() < 0.8 else r.randrange(80, 600)
+    c0 = r.randrange(1, 17)
+    c1 = r.randrange(1, 5) if ndim == 3 else 1
+    s_src0 = r.choice([1, -1]) * r.randrange(1, ln + 40)            # source rows may overlap
+    s_src1 = r.choice([1, -1]) * r.randrange(1, c0 * (ln + 40) + 1)
+    s_dst0 = r.choice([1, -1]) * (ln + r.randrange(0, 24))           # destination rows never do
+    s_dst1 = r.choice([1, -1]) * (c0 * abs(s_dst0) + r.randrange(0, 64))
+    lo, hi = nd_span(ln, [c0, c1], [s_src0, s_src1])
+    src = alloc.alloc(hi - lo) - lo
+    write(src + lo, data(hi - lo))
+    lo, hi = nd_span(ln, [c0, c1], [s_dst0, s_dst1])
+    dst = alloc.alloc(hi - lo) - lo
+    nd = dict(src_stride0=s_src0, src_stride1=s_src1, dst_stride0=s_dst0, dst_stride1=s_dst1,
+              count0=c0, count1=c1)
+    return desc_bytes(src=src, dst=dst, length=ln, ndim=ndim, nd=nd, **flags), kind

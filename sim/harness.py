@@ -34,7 +34,9 @@ __all__ = ["ROOT", "BUILD", "verilator_env", "build", "run", "seed_from_env", "B
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("SGDMA_BUILD", ROOT / "build"))
 MIN_VERILATOR = (5, 36)
-_SOURCES = ("rtl", "sim", "sw")
+# what a simulator build depends on: the gateware, the declarations it is generated from, and
+# the bench tops (cocotb-side bench code is Python run at simulation time: no rebuild)
+_SOURCES = ("rtl", "sw", "sim/tops.py", "sim/harness.py")
 
 
 class ToolchainError(RuntimeError):
@@ -88,7 +90,8 @@ def seed_from_env(name="SGDMA_SEED"):
 def _sources_digest():
     h = hashlib.sha256()
     for sub in _SOURCES:
-        for path in sorted((ROOT / sub).rglob("*.py")):
+        base = ROOT / sub
+        for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -149,7 +152,7 @@ def build(factory, *, params=None, name=None, waves=None):
     key = hashlib.sha256(json.dumps({
         "sources": _sources_digest(),
         "factory": ref,
-        "factory_source": Path(src_file).read_text() if src_file else "",
+        "factory_source": inspect.getsource(fn) if src_file else "",
         "params": params,
         "verilator": version,
         "waves": waves,

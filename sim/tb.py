@@ -5,6 +5,7 @@ import os
 import random
 
 import cocotb
+from cocotb.handle import Immediate
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
@@ -79,7 +80,9 @@ class MemoryBackdoor:
                 word = bytearray(self._word(i).to_bytes(wb, "little"))
                 word[off:off + n] = chunk
                 value = int.from_bytes(word, "little")
-            self.handle[i].value = value
+            # immediate: a later read-modify-write of the same word in this time step must
+            # see it (plain assignments are applied at the end of the step)
+            self.handle[i].value = Immediate(value)
             pos += n
 
     def read(self, addr, length):

@@ -82,10 +82,15 @@ class StreamOp(wiring.Component):
                 if stride:
                     m.d.sync += phase.eq(0)
         with m.Elif(busy):
-            m.d.comb += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload),
-                         self.i.ready.eq(self.o.ready)]
-            with m.If(self.i.valid & self.o.ready & self.i.payload.last):
-                m.d.sync += busy.eq(0)
+            # pass the transfer's words; after its last one, wait for the writer's `end` so
+            # that an `end` always belongs to the operator's own transfer
+            passed = Signal()
+            m.d.comb += [self.o.valid.eq(self.i.valid & ~passed), self.o.payload.eq(self.i.payload),
+                         self.i.ready.eq(self.o.ready & ~passed)]
+            with m.If(self.i.valid & self.i.ready & self.i.payload.last):
+                m.d.sync += passed.eq(1)
+            with m.If(self.end):
+                m.d.sync += [busy.eq(0), passed.eq(0)]
         return m
 
 
@@ -151,14 +156,16 @@ class Writer(wiring.Component):
         c = self.cmd.payload
         fence_ok = ~c.fence | (self.done_seq == c.gen.seq)
         go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.seq) & ~err.valid
+        m.submodules.op_q = op_q = Queue(OpCommand(), 4)
+        wiring.connect(m, op_q.o, wiring.flipped(self.op_cmd))
         m.d.comb += [
             gen.cmd.payload.eq(c.gen),
-            self.op_cmd.payload.eq(c.op),
+            op_q.i.payload.eq(c.op),
             kind_q.i.payload.eq(c.op.fill),
-            gen.cmd.valid.eq(go & self.op_cmd.ready & kind_q.i.ready),
-            self.op_cmd.valid.eq(go & gen.cmd.ready & kind_q.i.ready),
-            kind_q.i.valid.eq(go & gen.cmd.ready & self.op_cmd.ready),
-            self.cmd.ready.eq(go & gen.cmd.ready & self.op_cmd.ready & kind_q.i.ready),
+            gen.cmd.valid.eq(go & op_q.i.ready & kind_q.i.ready),
+            op_q.i.valid.eq(go & gen.cmd.ready & kind_q.i.ready),
+            kind_q.i.valid.eq(go & gen.cmd.ready & op_q.i.ready),
+            self.cmd.ready.eq(go & gen.cmd.ready & op_q.i.ready & kind_q.i.ready),
         ]
         # the per-descriptor irq flag travels with the B bookkeeping of its last burst
         m.submodules.irq_q = irq_q = Queue(1, 4)
@@ -233,8 +240,9 @@ class Writer(wiring.Component):
             unpack.want.eq(Mux(w_q.o.valid, count, 0)),
             bus.wvalid.eq(w_q.o.valid & unpack.o.valid),
             unpack.o.ready.eq(w_q.o.valid & bus.wready),
-            bus.wdata.eq(unpack.o.payload.data << (offset * 8)),
-            bus.wstrb.eq(byte_mask(count, nb) << offset),
+            # lanes without strobe carry zero: W stays stable while the queue fills behind it
+            bus.wdata.eq((unpack.o.payload.data & byte_mask(count, nb)) << (offset * 8)),
+            bus.wstrb.eq(Cat(count > k for k in range(nb)) << offset),
             bus.wlast.eq(final),
         ]
         w_hs = bus.wvalid & bus.wready
