@@ -29,6 +29,61 @@
 #define SGDMA_SYSTEM_CYCLES_COUNT_SHIFT 0u
 #define SGDMA_SYSTEM_CYCLES_COUNT_MASK 0xffffffffffffffffull
 
+#define SGDMA_CHANNEL_COUNT 4u
+#define SGDMA_CHANNEL_BASE(i) (0x100u + (i) * 0x100u)
+#define SGDMA_CHANNEL_RING_BASE 0x0u /* 64-bit: Address of ring entry 0 (64-byte aligned; bits 5:0 are ignored). */
+#define SGDMA_CHANNEL_RING_BASE_ADDR_SHIFT 0u
+#define SGDMA_CHANNEL_RING_BASE_ADDR_MASK 0xffffffffffffffffull
+#define SGDMA_CHANNEL_RING_SIZE 0x8u /* 32-bit: Ring size: 2**log2 entries. */
+#define SGDMA_CHANNEL_RING_SIZE_LOG2_SHIFT 0u
+#define SGDMA_CHANNEL_RING_SIZE_LOG2_MASK 0x1full
+#define SGDMA_CHANNEL_HEAD 0xcu /* 32-bit: Index of the next descriptor to complete (engine-owned). */
+#define SGDMA_CHANNEL_HEAD_INDEX_SHIFT 0u
+#define SGDMA_CHANNEL_HEAD_INDEX_MASK 0xffffull
+#define SGDMA_CHANNEL_TAIL 0x10u /* 32-bit: Doorbell: index one past the last descriptor software has written. */
+#define SGDMA_CHANNEL_TAIL_INDEX_SHIFT 0u
+#define SGDMA_CHANNEL_TAIL_INDEX_MASK 0xffffull
+#define SGDMA_CHANNEL_CONTROL 0x14u /* 32-bit: Channel control. */
+#define SGDMA_CHANNEL_CONTROL_ENABLE_SHIFT 0u
+#define SGDMA_CHANNEL_CONTROL_ENABLE_MASK 0x1ull
+#define SGDMA_CHANNEL_CONTROL_PAUSE_SHIFT 1u
+#define SGDMA_CHANNEL_CONTROL_PAUSE_MASK 0x2ull
+#define SGDMA_CHANNEL_CONTROL_RESET_SHIFT 2u
+#define SGDMA_CHANNEL_CONTROL_RESET_MASK 0x4ull
+#define SGDMA_CHANNEL_STATUS 0x18u /* 32-bit: Channel status. */
+#define SGDMA_CHANNEL_STATUS_STATE_SHIFT 0u
+#define SGDMA_CHANNEL_STATUS_STATE_MASK 0x3ull
+#define SGDMA_CHANNEL_IRQ_ENABLE 0x1cu /* 32-bit: Which events drive the channel's interrupt line. */
+#define SGDMA_CHANNEL_IRQ_ENABLE_DONE_SHIFT 0u
+#define SGDMA_CHANNEL_IRQ_ENABLE_DONE_MASK 0x1ull
+#define SGDMA_CHANNEL_IRQ_ENABLE_ERROR_SHIFT 1u
+#define SGDMA_CHANNEL_IRQ_ENABLE_ERROR_MASK 0x2ull
+#define SGDMA_CHANNEL_IRQ_STATUS 0x20u /* 32-bit: Pending events (write 1 to clear). */
+#define SGDMA_CHANNEL_IRQ_STATUS_DONE_SHIFT 0u
+#define SGDMA_CHANNEL_IRQ_STATUS_DONE_MASK 0x1ull
+#define SGDMA_CHANNEL_IRQ_STATUS_ERROR_SHIFT 1u
+#define SGDMA_CHANNEL_IRQ_STATUS_ERROR_MASK 0x2ull
+#define SGDMA_CHANNEL_COALESCE 0x24u /* 32-bit: Interrupt coalescing for IRQ-flagged completions. */
+#define SGDMA_CHANNEL_COALESCE_COUNT_SHIFT 0u
+#define SGDMA_CHANNEL_COALESCE_COUNT_MASK 0xffull
+#define SGDMA_CHANNEL_COALESCE_TIMEOUT_SHIFT 8u
+#define SGDMA_CHANNEL_COALESCE_TIMEOUT_MASK 0xffffff00ull
+#define SGDMA_CHANNEL_ERR_INDEX 0x28u /* 32-bit: Ring index of the descriptor that halted the channel. */
+#define SGDMA_CHANNEL_ERR_INDEX_INDEX_SHIFT 0u
+#define SGDMA_CHANNEL_ERR_INDEX_INDEX_MASK 0xffffull
+#define SGDMA_CHANNEL_ERR_CODE 0x2cu /* 32-bit: Why the channel halted (ErrorCode). */
+#define SGDMA_CHANNEL_ERR_CODE_CODE_SHIFT 0u
+#define SGDMA_CHANNEL_ERR_CODE_CODE_MASK 0xffull
+#define SGDMA_CHANNEL_ERR_ADDR 0x30u /* 64-bit: Faulting address (read low half first). */
+#define SGDMA_CHANNEL_ERR_ADDR_ADDR_SHIFT 0u
+#define SGDMA_CHANNEL_ERR_ADDR_ADDR_MASK 0xffffffffffffffffull
+#define SGDMA_CHANNEL_COMPLETED 0x38u /* 32-bit: Descriptors completed without error since reset. */
+#define SGDMA_CHANNEL_COMPLETED_COUNT_SHIFT 0u
+#define SGDMA_CHANNEL_COMPLETED_COUNT_MASK 0xffffffffull
+#define SGDMA_CHANNEL_DEVICE_ID 0x3cu /* 32-bit: Device ID this channel's bus requests carry in AxUSER. */
+#define SGDMA_CHANNEL_DEVICE_ID_ID_SHIFT 0u
+#define SGDMA_CHANNEL_DEVICE_ID_ID_MASK 0xffull
+
 #define SGDMA_DESCRIPTOR_SIZE 64u
 #define SGDMA_DESCRIPTOR_SRC_BIT 0u /* 64 bits: source address, SG list address, or FILL pattern */
 #define SGDMA_DESCRIPTOR_SRC_WIDTH 64u
@@ -93,7 +148,7 @@
 #define SGDMA_DESCRIPTOR_COMPLETION_CODE_DESC_ERR 5u
 #define SGDMA_DESCRIPTOR_COMPLETION_CODE_SGL_ERR 6u
 #define SGDMA_DESCRIPTOR_COMPLETION_CODE_INVALID 7u
-#define SGDMA_DESCRIPTOR_COMPLETION_CODE_ABORTED 8u
+#define SGDMA_DESCRIPTOR_COMPLETION_CODE_COMPLETION_ERR 8u
 #define SGDMA_DESCRIPTOR_COMPLETION_CSUM_BIT 400u /* 16 bits: ones'-complement sum (offload) */
 #define SGDMA_DESCRIPTOR_COMPLETION_CSUM_WIDTH 16u
 #define SGDMA_DESCRIPTOR_COMPLETION_BYTES_BIT 416u /* 32 bits: bytes written to the destination */
@@ -125,7 +180,7 @@
 #define SGDMA_COMPLETION_CODE_DESC_ERR 5u
 #define SGDMA_COMPLETION_CODE_SGL_ERR 6u
 #define SGDMA_COMPLETION_CODE_INVALID 7u
-#define SGDMA_COMPLETION_CODE_ABORTED 8u
+#define SGDMA_COMPLETION_CODE_COMPLETION_ERR 8u
 #define SGDMA_COMPLETION_CSUM_BIT 16u /* 16 bits: ones'-complement sum (offload) */
 #define SGDMA_COMPLETION_CSUM_WIDTH 16u
 #define SGDMA_COMPLETION_BYTES_BIT 32u /* 32 bits: bytes written to the destination */

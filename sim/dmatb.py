@@ -21,16 +21,32 @@ COMPLETION_AT = Descriptor.byte_offset("completion")
 
 def desc_bytes(*, src=0, dst=0, length=0, opcode=1, irq=0, fence=0, src_sgl=0, dst_sgl=0, ndim=0,
                rsvd=0, nd=None, sg=None):
-    params_ = {"nd_params": nd} if nd else {"sg_params": sg or {}}
-    return Descriptor.pack(src=src, dst=dst, length=length,
-                           control=dict(opcode=opcode, irq=irq, fence=fence, src_sgl=src_sgl,
-                                        dst_sgl=dst_sgl, ndim=ndim, rsvd=rsvd),
-                           params=params_)
+    """A raw descriptor.  ``rsvd`` (control bits 31:10) and ``sg["rsvd"]`` set reserved bits,
+    which the driver's pack refuses: they are patched into the bytes (for negative tests)."""
+    sg = dict(sg or {})
+    sg_rsvd = sg.pop("rsvd", 0)
+    params_ = {"nd_params": nd} if nd else {"sg_params": sg}
+    raw = bytearray(Descriptor.pack(src=src, dst=dst, length=length,
+                                    control=dict(opcode=opcode, irq=irq, fence=fence, src_sgl=src_sgl,
+                                                 dst_sgl=dst_sgl, ndim=ndim),
+                                    params=params_))
+    ctl_at = Descriptor.byte_offset("control")
+    ctl = int.from_bytes(raw[ctl_at:ctl_at + 4], "little") | (rsvd << 10)
+    raw[ctl_at:ctl_at + 4] = ctl.to_bytes(4, "little")
+    if sg_rsvd:
+        raw[0x28:0x30] = sg_rsvd.to_bytes(8, "little")
+    return bytes(raw)
 
 
 def sg_bytes(entries):
-    return b"".join(SgEntry.pack(addr=a, len=n, flags=f) for a, n, *rest in entries
-                    for f in [rest[0] if rest else 0])
+    """SG list bytes of ``[(addr, len[, flags])]`` (non-zero reserved flags are patched in, for
+    negative tests)."""
+    out = b""
+    for a, n, *rest in entries:
+        raw = bytearray(SgEntry.pack(addr=a, len=n))
+        raw[12:16] = (rest[0] if rest else 0).to_bytes(4, "little")
+        out += raw
+    return out
 
 
 class Ring:
@@ -156,6 +172,16 @@ class DmaTB:
             walk(getattr(self.dut.engine, f"ch{k}"), f"ch{k}.", 0)
         walk(self.dut.engine.xbar, "xbar.", 0)
         self.dut._log.warning("\n".join(l for l in lines if len(l) < 200))
+
+    async def wait_done(self, ring, index, timeout=1_000_000, poll=16):
+        """Wait until the completion record of ring slot ``index`` is written."""
+        addr = ring.slot(index) + COMPLETION_AT
+        for _ in range(timeout // poll):
+            if self.mem_read(addr, 1)[0]:
+                return ring.completion(index)
+            await ClockCycles(self.dut.clk, poll)
+        self.dump(ring.ch)
+        raise AssertionError(f"channel {ring.ch}: no completion record in slot {index}")
 
     async def wait_state(self, ch, state, timeout=100000, poll=32):
         for _ in range(timeout // poll):
@@ -297,3 +323,46 @@ def random_descriptor(r, alloc, write, *, max_len=4096):
     nd = dict(src_stride0=s_src0, src_stride1=s_src1, dst_stride0=s_dst0, dst_stride1=s_dst1,
               count0=c0, count1=c1)
     return desc_bytes(src=src, dst=dst, length=ln, ndim=ndim, nd=nd, **flags), kind
+
+
+class BusLog:
+    """Records the engine's AW / W-last / B / AR handshakes, cycle-stamped (the bench's view of
+    ordering: FENCE, completion order, zero-length transfers)."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.events = []          # (cycle, kind, addr, len, id, user)
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        b = self.dut.mem          # the engine's manager port, as the memory system sees it
+        cycle = 0
+        while True:
+            await RisingEdge(self.dut.clk)
+            cycle += 1
+            if int(b.mgr__0__awvalid.value) and int(b.mgr__0__awready.value):
+                self.events.append((cycle, "aw", int(b.mgr__0__awaddr.value), int(b.mgr__0__awlen.value),
+                                    int(b.mgr__0__awid.value), int(b.mgr__0__awuser.value)))
+            if int(b.mgr__0__arvalid.value) and int(b.mgr__0__arready.value):
+                self.events.append((cycle, "ar", int(b.mgr__0__araddr.value), int(b.mgr__0__arlen.value),
+                                    int(b.mgr__0__arid.value), int(b.mgr__0__aruser.value)))
+            if int(b.mgr__0__bvalid.value) and int(b.mgr__0__bready.value):
+                self.events.append((cycle, "b", 0, 0, int(b.mgr__0__bid.value), int(b.mgr__0__bresp.value)))
+
+    def stop(self):
+        self._task.cancel()
+
+    def writes(self):
+        """[(aw cycle, b cycle, addr, len, user)] matching B responses to AWs in order per ID."""
+        pending = {}
+        out = []
+        for cyc, kind, addr, ln, id_, user in self.events:
+            if kind == "aw":
+                pending.setdefault(id_, []).append((cyc, addr, ln, user))
+            elif kind == "b" and pending.get(id_):   # (a B for an AW from before the log: skip)
+                aw_cyc, addr, ln, user = pending[id_].pop(0)
+                out.append((aw_cyc, cyc, addr, ln, user))
+        return out
+
+    def reads(self):
+        return [(cyc, addr, ln, user) for cyc, kind, addr, ln, _, user in self.events if kind == "ar"]

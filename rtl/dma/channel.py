@@ -382,9 +382,8 @@ class Channel(wiring.Component):
                                  ctrl_rec.error.eq(1)]
                     m.d.sync += mode.eq(_Mode.RECORD)
             with m.Case(_Mode.RECORD):
-                with m.If(comp_fail):
+                with m.If(comp_fail):    # the registers keep the original error
                     m.d.sync += mode.eq(_Mode.FAILED)
-                    latch(ErrorCode.COMPLETION_ERR, cb.addr)
                 with m.Elif(comp_idle & port_idle):
                     m.d.comb += raise_error.eq(1)
                     m.d.sync += mode.eq(_Mode.HALTED)

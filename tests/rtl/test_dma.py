@@ -10,7 +10,7 @@ def system(**kw):
     return DmaSystem(**kw)
 
 
-@pytest.mark.parametrize("testcase", ["smoke", "random_transfers"])
+@pytest.mark.parametrize("testcase", ["smoke", "random_transfers", "bus_errors", "invalid_descriptors", "reset_mid_transfer", "fence_and_order", "coalescing", "pause_resume_wrap"])
 def test_dma(testcase):
     built = harness.build(system, params=dict(channels=2, data_width=64, mem_size=1 << 20))
     harness.run(built, "tests.rtl.bench_dma", testcase=testcase)
