@@ -86,8 +86,8 @@ async def random_transfers(dut):
     await tb.start()
     r = rng("random_transfers")
     soak = int(os.environ.get("SGDMA_SOAK", "1"))
-    phases = tb.p.get("phases", 4) * soak
-    per_channel = tb.p.get("per_channel", 30)
+    phases = int(os.environ.get("SGDMA_PHASES", "4")) * soak
+    per_channel = 40
     shadow = Shadow(tb.mem_size)
     shadow.write(0, r.randbytes(tb.mem_size))
     tb.mem_write(0, shadow.data)
