@@ -10,11 +10,15 @@ import json
 import sys
 
 from . import harness
-from .tops import MemorySystem
+from .tops import DmaSystem, MemorySystem
 
 
 def memory_system(**kw):
     return MemorySystem(**kw)
+
+
+def dma_system(**kw):
+    return DmaSystem(**kw)
 
 
 BENCHES = [
@@ -23,12 +27,14 @@ BENCHES = [
      "sgdma.sim.bench_axi"),
     ("axi-xbar", memory_system, dict(managers=1, mem_sizes=[1 << 17], interconnect=True),
      "sgdma.sim.bench_axi"),
+    ("dma", dma_system, dict(channels=4, data_width=64, mem_size=8 << 20), "sgdma.sim.bench_dma"),
 ]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-k", help="run only benches whose name contains this")
+    ap.add_argument("--only", help="within the DMA bench, only the records whose name contains this")
     args = ap.parse_args(argv)
     out_dir = harness.BUILD / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +46,10 @@ def main(argv=None):
         print(f"== {name}: building", flush=True)
         built = harness.build(factory, params=params)
         print(f"== {name}: running", flush=True)
-        harness.run(built, module, seed=1, env={"SGDMA_BENCH_OUT": str(lines)})
+        env = {"SGDMA_BENCH_OUT": str(lines)}
+        if args.only:
+            env["SGDMA_BENCH_ONLY"] = args.only
+        harness.run(built, module, seed=1, env=env)
     records = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
     (out_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n")
     print(f"\n{'bench':<18} {'params':<58} {'bytes':>8} {'cycles':>8} {'B/cyc':>7} {'% limit':>8}")

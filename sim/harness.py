@@ -36,7 +36,7 @@ BUILD = Path(os.environ.get("SGDMA_BUILD", ROOT / "build"))
 MIN_VERILATOR = (5, 36)
 # what a simulator build depends on: the gateware, the declarations it is generated from, and
 # the bench tops (cocotb-side bench code is Python run at simulation time: no rebuild)
-_SOURCES = ("rtl", "sw", "sim/tops.py", "sim/harness.py")
+_SOURCES = ("rtl", "sw", "sim/tops.py", "sim/harness.py", "sim/verilog")
 
 
 class ToolchainError(RuntimeError):
@@ -91,7 +91,7 @@ def _sources_digest():
     h = hashlib.sha256()
     for sub in _SOURCES:
         base = ROOT / sub
-        for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
+        for path in sorted(p for p in base.rglob("*") if p.suffix in (".py", ".v")) if base.is_dir() else [base]:
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -196,7 +196,8 @@ def build(factory, *, params=None, name=None, waves=None):
         saved = os.environ.get("MAKEFLAGS")
         os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
         try:
-            runner.build(sources=[directory / "top.v"], hdl_toplevel=toplevel,
+            extra = sorted((ROOT / "sim" / "verilog").glob("*.v"))   # simulation-only models
+            runner.build(sources=[directory / "top.v", *extra], hdl_toplevel=toplevel,
                          build_dir=directory, build_args=build_args, waves=waves,
                          timescale=("1ns", "1ps"), log_file=log)
         except RuntimeError as exc:

@@ -56,6 +56,10 @@ class MemoryBackdoor:
     ``handle`` is the memory's storage array (e.g. ``dut.mem0.storage``)."""
 
     def __init__(self, handle, word_bytes, size):
+        try:                       # AXI4Memory(storage="verilog"): the array inside the RAM
+            handle = handle.mem
+        except AttributeError:
+            pass
         self.handle = handle
         self.word_bytes = word_bytes
         self.size = size

@@ -106,7 +106,7 @@ class MemorySystem(wiring.Component):
             stall = AXI4Stall(sub_sig, salt=k)
             mem = AXI4Memory(size=size, data_width=self._dw, addr_width=self._aw,
                              id_width=sub_sig.id_width, user_width=self._uw,
-                             max_bursts=self._max_bursts)
+                             max_bursts=self._max_bursts, storage="verilog")
             m.submodules[f"stall{k}"] = stall
             m.submodules[f"mem{k}"] = mem
             wiring.connect(m, sub, stall.s)

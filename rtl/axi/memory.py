@@ -1,6 +1,8 @@
 """AXI4 memory: block RAM behind a pipelined AXI4 subordinate port."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from types import SimpleNamespace as _Port
+
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In
 
@@ -42,10 +44,18 @@ class AXI4Memory(wiring.Component):
         Error windows ``[base, limit)`` (empty when ``base >= limit``): beats addressed there
         answer SLVERR / DECERR, their writes are dropped and reads return zero.  Tie to zero
         in a real design.
+    storage : str
+        ``"amaranth"`` (an Amaranth ``Memory``: synthesizable, ``init`` allowed) or
+        ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
+        sizes build in seconds instead of minutes).
     """
 
     def __init__(self, *, size, data_width=64, addr_width=32, id_width=4, user_width=0,
-                 max_bursts=16, init=None):
+                 max_bursts=16, init=None, storage="amaranth"):
+        if storage not in ("amaranth", "verilog"):
+            raise ValueError(f"storage must be 'amaranth' or 'verilog', not {storage!r}")
+        if storage == "verilog" and init:
+            raise ValueError("storage='verilog' starts zeroed: load it through the backdoor instead of init")
         if data_width not in (32, 64, 128, 256):
             raise ValueError(f"data_width must be 32, 64, 128 or 256, not {data_width!r}")
         if not isinstance(size, int) or size < data_width // 8 or size & (size - 1):
@@ -61,6 +71,7 @@ class AXI4Memory(wiring.Component):
         self._addr_width = addr_width
         self._max_bursts = max_bursts
         self._init = bytes(init or b"")
+        self._storage = storage
         super().__init__({
             "bus": In(AXI4Signature(addr_width=addr_width, data_width=data_width,
                                     id_width=id_width, user_width=user_width)),
@@ -94,10 +105,20 @@ class AXI4Memory(wiring.Component):
 
         words = [int.from_bytes(self._init[i:i + nbytes].ljust(nbytes, b"\0"), "little")
                  for i in range(0, len(self._init), nbytes)]
-        m.submodules.storage = storage = memory.Memory(
-            shape=self._data_width, depth=depth, init=words)
-        rport = storage.read_port()
-        wport = storage.write_port(granularity=8)
+        if self._storage == "amaranth":
+            m.submodules.storage = storage = memory.Memory(
+                shape=self._data_width, depth=depth, init=words)
+            rport = storage.read_port()
+            wport = storage.write_port(granularity=8)
+        else:
+            # simulation only: a plain Verilog array (sim/verilog/sgdma_sim_ram.v)
+            abits = max((depth - 1).bit_length(), 1)
+            rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(self._data_width))
+            wport = _Port(addr=Signal(abits), en=Signal(nbytes), data=Signal(self._data_width))
+            m.submodules.storage = Instance(
+                "sgdma_sim_ram", p_WIDTH=self._data_width, p_DEPTH=depth, p_ABITS=abits,
+                i_clk=ClockSignal(), i_raddr=rport.addr, i_ren=rport.en, o_rdata=rport.data,
+                i_waddr=wport.addr, i_wen=wport.en, i_wdata=wport.data)
 
         now = Signal(16)
         m.d.sync += now.eq(now + 1)

