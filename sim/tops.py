@@ -131,7 +131,7 @@ class DmaSystem(wiring.Component):
     """
 
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256,
-                 buffer_beats=512, max_reads=64, max_writes=32, mem_bursts=64):
+                 buffer_beats=None, max_reads=64, max_writes=32, mem_bursts=64):
         from ..rtl.dma.engine import Engine
         self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
                               buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes)

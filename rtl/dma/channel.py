@@ -44,7 +44,7 @@ class Channel(wiring.Component):
     """
 
     def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, max_beats=256,
-                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=8, ring_burst=4):
+                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=16, ring_burst=4):
         if data_width not in (32, 64, 128):
             raise ValueError(f"data_width must be 32, 64 or 128, not {data_width!r}")
         if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
@@ -89,7 +89,9 @@ class Channel(wiring.Component):
                                      max_beats=self._max_beats, max_writes=self._max_writes))
         op = dp("op", StreamOp(data_width=dw))
         rcmd_q = dp("rcmd_q", Queue(ReadCommand(aw), 2))
-        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 2))
+        # the writer's commands wait for their data: a deep queue lets decode (and so the
+        # reader) run many descriptors ahead, which keeps the read channel busy with small ones
+        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16))
         m.submodules.xbar = xbar = self._xbar
         wiring.connect(m, reader.o, op.i)
         wiring.connect(m, op.o, writer.i)

@@ -26,7 +26,8 @@ class Engine(wiring.Component):
     max_beats : int
         Burst length cap (power of two, 1..256).
     buffer_beats : int
-        Read buffer per channel, in bus words (>= ``max_beats``).
+        Read buffer per channel, in bus words (a power of two >= ``max_beats``; default four
+        bursts).
     max_reads, max_writes : int
         Data bursts in flight per channel and direction.
     user_width : int
@@ -41,7 +42,7 @@ class Engine(wiring.Component):
     """
 
     def __init__(self, *, channels=4, addr_width=32, data_width=64, max_beats=256,
-                 buffer_beats=512, max_reads=64, max_writes=32, user_width=8, csr_addr_width=None):
+                 buffer_beats=None, max_reads=64, max_writes=32, user_width=8, csr_addr_width=None):
         if not isinstance(channels, int) or not 1 <= channels <= 16:
             raise ValueError(f"channels must be an integer in 1..16, not {channels!r}")
         if data_width not in (32, 64, 128):
@@ -50,6 +51,10 @@ class Engine(wiring.Component):
             raise ValueError(f"addr_width must be an integer in 16..64, not {addr_width!r}")
         if not isinstance(user_width, int) or (1 << user_width) < channels:
             raise ValueError(f"user_width must hold a device ID per channel, not {user_width!r}")
+        if buffer_beats is None:
+            # four bursts: one being written, one waiting, two arriving -- the read channel
+            # never waits for buffer space even at long memory latencies
+            buffer_beats = 4 * max_beats
         if not isinstance(buffer_beats, int) or buffer_beats < max_beats or buffer_beats & (buffer_beats - 1):
             raise ValueError(f"buffer_beats must be a power of two >= max_beats, not {buffer_beats!r}")
         for name, v in (("max_reads", max_reads), ("max_writes", max_writes)):
