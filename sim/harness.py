@@ -91,7 +91,8 @@ def _sources_digest():
     h = hashlib.sha256()
     for sub in _SOURCES:
         base = ROOT / sub
-        for path in sorted(p for p in base.rglob("*") if p.suffix in (".py", ".v")) if base.is_dir() else [base]:
+        paths = [p for p in base.rglob("*") if p.suffix in (".py", ".v")] if base.is_dir() else [base]
+        for path in sorted(paths):
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()

@@ -2,11 +2,11 @@
 
 from amaranth.lib import enum
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...sw.formats import DESCRIPTOR_SIZE, Completion, Control, Descriptor, ErrorCode, Opcode, SgEntry, Status
+from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, SgEntry, Status
 from ...sw.registers import CHANNEL, ChannelState
 from ..axi.interconnect import AXI4Interconnect
 from ..bus import Resp

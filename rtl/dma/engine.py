@@ -68,7 +68,8 @@ class Engine(wiring.Component):
         self._xbar = AXI4Interconnect(managers=channels, windows=[(0, 1 << addr_width)],
                                       addr_width=addr_width, data_width=data_width,
                                       id_width=self._chan[0].bus.signature.id_width,
-                                      user_width=user_width, max_outstanding=max(max_reads, max_writes, 8) * 2)
+                                      user_width=user_width,
+                                      max_outstanding=max(max_reads, max_writes, 8) * 2)
         self._bank = RegisterBank(self.regmap, addr_width=csr_addr_width)
         super().__init__({
             "csr": In(AXI4LiteSignature(addr_width=self._bank.bus.signature.addr_width, data_width=32)),

@@ -1,9 +1,15 @@
 """cocotb benches of the DMA engine (tests/rtl/test_dma.py)."""
 
-import cocotb
+import os
 
-from sgdma.sim.dmatb import DmaTB, desc_bytes  # noqa: I001
-from sgdma.sw.formats import ErrorCode, Status
+import cocotb
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from sgdma.sim.dmatb import Allocator, BusLog, DmaTB, Shadow, desc_bytes, random_descriptor, sg_bytes
+from sgdma.sim.tb import rng
+from sgdma.sw.formats import Completion, Descriptor, ErrorCode, Status
+from sgdma.sw.model import execute, fragments
+from sgdma.sw.registers import ChannelState
 
 
 @cocotb.test()
@@ -22,22 +28,11 @@ async def smoke(dut):
     assert tb.mem_read(0x20004, 1) == b"\0" and tb.mem_read(0x20005 + 300, 1) == b"\0"
 
 
-import os
-import random
-
-from cocotb.triggers import ClockCycles, RisingEdge
-
-from sgdma.sim.dmatb import Allocator, Shadow, random_descriptor
-from sgdma.sim.tb import rng
-from sgdma.sw.formats import Completion, Descriptor
-from sgdma.sw.model import execute
-
 COMPLETION_AT = Descriptor.byte_offset("completion")
 
 
 def explain(got, want, expected):
     """Differing byte ranges, and the descriptors whose destination covers them."""
-    from sgdma.sw.model import fragments
     bad = [i for i in range(len(want)) if got[i] != want[i]]
     ranges = []
     for i in bad:
@@ -47,8 +42,9 @@ def explain(got, want, expected):
             ranges.append([i, i + 1])
     lines = [f"{len(bad)} bytes in {len(ranges)} ranges"]
     for a, b in ranges[:8]:
-        lines.append(f"  [{a:#x}, {b:#x}): got {got[a:min(b, a + 16)].hex()} want {bytes(want[a:min(b, a + 16)]).hex()}")
-        for ring, raw, out in expected:
+        end = min(b, a + 16)
+        lines.append(f"  [{a:#x}, {b:#x}): got {got[a:end].hex()} want {bytes(want[a:end]).hex()}")
+        for ring, raw, _out in expected:
             d = Descriptor.unpack(raw)
             for fa, fn in fragments(d, "dst", _Reader(want)):
                 if fa < b and a < fa + fn:
@@ -109,7 +105,7 @@ async def random_transfers(dut):
             tb.mem_write(addr, data)
 
         batches = []
-        for ring in rings:
+        for _ in rings:
             batch = []
             for _ in range(r.randrange(per_channel // 2, per_channel + 1)):
                 raw, kind = random_descriptor(r, alloc, write)
@@ -145,16 +141,17 @@ async def random_transfers(dut):
         ring_slots = {}
         for ring, batch in zip(rings, batches):
             first = (ring.tail - len(batch)) % ring.size
-            for k, raw in enumerate(batch):
+            for k in range(len(batch)):
                 ring_slots[(ring.ch, k)] = ring.slot(first + k)
         idx = {ring.ch: 0 for ring in rings}
-        for ring, raw, out in expected:
+        for ring, _raw, out in expected:
             slot = ring_slots[(ring.ch, idx[ring.ch])]
             idx[ring.ch] += 1
             rec = ring.completion((slot - ring.base) // 64)
             assert rec["status"] == Status.DONE and rec["code"] == ErrorCode.NONE, \
                 f"channel {ring.ch} slot {slot:#x}: {rec}"
-            assert rec["bytes"] == out.bytes, f"channel {ring.ch} slot {slot:#x}: {rec['bytes']} != {out.bytes}"
+            assert rec["bytes"] == out.bytes, \
+                f"channel {ring.ch} slot {slot:#x}: {rec['bytes']} != {out.bytes}"
             shadow.write(slot + COMPLETION_AT, Completion.pack(status=Status.DONE, bytes=out.bytes))
         got = tb.mem_read(0, tb.mem_size)
         if got != bytes(shadow.data):
@@ -165,12 +162,8 @@ async def random_transfers(dut):
     dut._log.info(f"{total} transfers verified: {kinds}")
 
 
-
 # ---------------------------------------------------------------------------------------------
 # directed tests: errors, reset, fence, ordering, coalescing, pause
-
-from sgdma.sim.dmatb import BusLog, sg_bytes  # noqa: E402
-from sgdma.sw.registers import ChannelState  # noqa: E402
 
 
 async def background_copy(tb, ring, src, dst, n, r):
@@ -253,7 +246,7 @@ async def bus_errors(dut):
     ring = await tb.setup_ring(0, 0x1000, 4)
     other = await tb.setup_ring(1, 0x2000, 4)
     await tb.set_fields("channel", "irq_enable", index=0, done=1, error=1)
-    SRC, DST, WIN = 0x10000, 0x30000, 0x50000
+    SRC, DST = 0x10000, 0x30000
     for kind, side in [("slverr", "read"), ("decerr", "read"), ("slverr", "write"), ("decerr", "write"),
                        ("slverr", "desc"), ("decerr", "sgl")]:
         n = 3 * 4096 + 77
@@ -284,7 +277,8 @@ async def bus_errors(dut):
             code = ErrorCode.DESC_ERR
         else:
             lst = 0x68000
-            entries = [(src + k * 1000, 1000) for k in range(n // 1000)] + [(src + n // 1000 * 1000, n % 1000)]
+            entries = [(src + k * 1000, 1000) for k in range(n // 1000)]
+            entries.append((src + n // 1000 * 1000, n % 1000))
             tb.mem_write(lst, sg_bytes(entries))
             ring.put(desc_bytes(src=lst, dst=dst, length=n, src_sgl=1, sg=dict(src_count=len(entries))))
             addr = lst + 16 * 3
@@ -379,7 +373,7 @@ async def invalid_descriptors(dut):
             raise AssertionError(f"{name}: {e}") from None
         assert tb.mem_read(DST, 1024) == guard, f"{name}: the destination was written"
         log.stop()
-        for aw_cyc, b_cyc, addr, ln, user in log.writes():
+        for _aw_cyc, _b_cyc, addr, _ln, _user in log.writes():
             assert not (DST <= addr < DST + 1024), f"{name}: a write burst to {addr:#x}"
         await check_background(tb, other, *bg[:1], 0x80000, bg[1])
         await soft_reset(tb, ring)
@@ -397,7 +391,7 @@ async def reset_mid_transfer(dut):
     ring = await tb.setup_ring(0, 0x1000, 4)
     other = await tb.setup_ring(1, 0x2000, 4)
     worst = 0
-    for trial in range(6):
+    for _trial in range(6):
         dut.read_latency.value = r.choice([0, 16, 64])
         dut.write_latency.value = r.choice([0, 16, 64])
         dut.stall.value = r.choice([0, 64, 160])
@@ -432,7 +426,6 @@ async def fence_and_order(dut):
     overlap (so the check can fail)."""
     tb = DmaTB(dut)
     await tb.start()
-    r = rng("fence")
     dut.write_latency.value = 64
     ring = await tb.setup_ring(0, 0x1000, 5)
     for fence in (0, 1):
@@ -448,7 +441,7 @@ async def fence_and_order(dut):
         commit_aws = [aw for aw, b, addr, ln, u in writes if 0x29000 <= addr < 0x29040]
         assert commit_aws, f"no write to the commit block seen: {log.events[:20]}"
         commit_aw = min(commit_aws)
-        def earlier(addr):   # data of the earlier descriptors, or their completion records
+        def earlier(addr, commit=commit):   # earlier descriptors' data or completion records
             if 0x20000 <= addr < 0x29000:
                 return True
             slot = (addr - 0x1000) // 64
@@ -464,12 +457,12 @@ async def fence_and_order(dut):
                 if 0x1000 <= addr < 0x1000 + 64 * 32 and (addr - 0x1000) % 64 == 0x30]
         assert [s for _, _, s in recs] == sorted(s for _, _, s in recs), recs
         data_b = {}
-        for aw, b, addr, ln, u in writes:
+        for _aw, b, addr, _ln, _u in writes:
             for idx, lo, hi in [(big, 0x20000, 0x24000)] + [(s, 0x28000 + 256 * k, 0x28000 + 256 * k + 100)
                                                            for k, s in enumerate(small)]:
                 if lo <= addr < hi:
                     data_b[idx] = max(data_b.get(idx, 0), b)
-        for aw, b, slot in recs:
+        for aw, _b, slot in recs:
             if slot in data_b:
                 assert aw > data_b[slot], f"record of slot {slot} written before its data's B"
     tb.watch.check()
@@ -560,7 +553,7 @@ async def pause_resume_wrap(dut):
             await ClockCycles(dut.clk, 1)
         await ring.doorbell()
         await tb.wait_head(ring, ring.tail)
-        for i, dst, data in batch:
+        for i, _dst, _data in batch:
             assert ring.completion(i)["status"] == Status.DONE
     assert await tb.state(0) == ChannelState.IDLE
     tb.watch.check()
