@@ -1,0 +1,36 @@
+"""DMA engine constructors reject bad arguments with a clear message (no simulation)."""
+
+import pytest
+
+from sgdma.rtl.dma.bytes import ByteQueue
+from sgdma.rtl.dma.channel import Channel
+from sgdma.rtl.dma.engine import Engine
+from sgdma.rtl.dma.fetch import RecordFetcher
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(channels=0), "channels"), (dict(channels=17), "channels"),
+    (dict(data_width=48), "data_width"), (dict(addr_width=8), "addr_width"),
+    (dict(user_width=1, channels=4), "user_width"),
+    (dict(buffer_beats=100), "buffer_beats"), (dict(max_beats=16, buffer_beats=8), "buffer_beats"),
+    (dict(max_reads=0), "max_reads"), (dict(max_writes=1000), "max_writes"),
+])
+def test_engine_arguments(kw, message):
+    with pytest.raises(ValueError, match=message):
+        Engine(**kw)
+
+
+def test_part_arguments():
+    with pytest.raises(ValueError, match="max_beats"):
+        Channel(max_beats=3)
+    with pytest.raises(ValueError, match="device_id"):
+        Channel(device_id=300, user_width=8)
+    with pytest.raises(ValueError, match="record_bytes"):
+        RecordFetcher(record_bytes=24)
+    with pytest.raises(ValueError, match="data_width"):
+        ByteQueue(data_width=48, pack=True)
+
+
+def test_register_map_follows_channels():
+    e = Engine(channels=2)
+    assert e.regmap.placement("channel").count == 2
