@@ -161,8 +161,8 @@ async def dma_benches(dut):
         cycles = await b.batch(descs)
         for row in range(0, 1024, 97):
             for c in (0, 5, 15):
-                want = b.tb.mem_read(matrix + row * 4096 + 4 * c, 4)
-                assert b.tb.mem_read(DST + 4096 * c + 4 * row, 4) == want, "column: data mismatch"
+                element = b.tb.mem_read(matrix + row * 4096 + 4 * c, 4)
+                assert b.tb.mem_read(DST + 4096 * c + 4 * row, 4) == element, "column: data mismatch"
         elements = 1024 * count
         record("column", {"rows": 1024, "stride": 4096, "element": 4, "count": count, "mem_latency": 32,
                           "data_width": WB * 8}, 4 * elements, cycles,
