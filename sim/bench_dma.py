@@ -63,7 +63,7 @@ class Bench:
         dut.perf_clear.value = 0
         await ring.doorbell()
         await tb.wait_done(ring, last, timeout=50_000_000, poll=256)
-        await ClockCycles(dut.clk, 2)
+        await tb.wait_head(ring, ring.tail, poll=16)     # the last record's B has arrived too
         for k in range(len(descs)):
             rec = ring.completion(first + k)
             assert rec["status"] == 1, f"descriptor {k}: {rec}"
