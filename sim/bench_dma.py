@@ -12,7 +12,7 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from .dmatb import DmaTB, desc_bytes, sg_bytes
 from .tb import params
