@@ -1,25 +1,18 @@
 """cocotb bench: AXI4 memory throughput and interconnect latency (run by ``make bench``)."""
 
-import json
-import os
 
 import cocotb
 from cocotb.triggers import ClockCycles, Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 
-from .tb import params, quiet_controls, start
+from .tb import bench_record, params, quiet_controls, start
 
 P = params()
 WB = P.get("data_width", 64) // 8
 
 
 def record(bench, params_, nbytes, cycles, **extra):
-    rec = {"bench": bench, "params": params_, "bytes": nbytes, "cycles": cycles,
-           "bytes_per_cycle": round(nbytes / cycles, 4) if cycles else 0.0,
-           "limit_bytes_per_cycle": float(WB)}
-    rec.update(extra)
-    with open(os.environ["SGDMA_BENCH_OUT"], "a") as f:
-        f.write(json.dumps(rec) + "\n")
+    return bench_record(bench, params_, nbytes, cycles, WB, **extra)
 
 
 async def setup(dut):

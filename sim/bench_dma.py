@@ -7,7 +7,6 @@ on the engine's port make the counts exact.  Latency
 benches submit one descriptor alone.  Memory latency is 32 cycles unless stated.
 """
 
-import json
 import os
 import random
 
@@ -15,7 +14,7 @@ import cocotb
 from cocotb.triggers import RisingEdge
 
 from .dmatb import DmaTB, desc_bytes, sg_bytes
-from .tb import params
+from .tb import bench_record, params
 
 P = params()
 WB = P.get("data_width", 64) // 8
@@ -24,15 +23,9 @@ SRC, DST, MISC = 0x100000, 0x280000, 0x3C0000
 
 
 def record(bench, params_, nbytes, cycles, **extra):
+    """``cycles`` is :meth:`Bench.batch`'s pair (to the record in memory, to its B)."""
     cycles, to_b = cycles
-    extra["cycles_to_record_b"] = to_b
-    rec = {"bench": bench, "params": params_, "bytes": nbytes, "cycles": cycles,
-           "bytes_per_cycle": round(nbytes / cycles, 4) if cycles else 0.0,
-           "limit_bytes_per_cycle": float(WB)}
-    rec.update(extra)
-    with open(os.environ["SGDMA_BENCH_OUT"], "a") as f:
-        f.write(json.dumps(rec) + "\n")
-    return rec
+    return bench_record(bench, params_, nbytes, cycles, WB, cycles_to_record_b=to_b, **extra)
 
 
 class Bench:

@@ -204,9 +204,6 @@ class DmaTB:
         return n
 
 
-def run_all(coros):
-    return [cocotb.start_soon(c) for c in coros]
-
 
 class Shadow:
     """The bench's copy of the whole memory: the reference model runs on it."""

@@ -123,3 +123,14 @@ class ProtocolWatch:
     def check(self):
         if int(self.dut.chk_error.value):
             raise AssertionError(self.describe())
+
+
+def bench_record(bench, params_, nbytes, cycles, limit, **extra):
+    """Append one DESIGN.md §6 record to ``$SGDMA_BENCH_OUT`` (``make bench`` collects them)."""
+    rec = {"bench": bench, "params": params_, "bytes": nbytes, "cycles": cycles,
+           "bytes_per_cycle": round(nbytes / cycles, 4) if cycles else 0.0,
+           "limit_bytes_per_cycle": float(limit)}
+    rec.update(extra)
+    with open(os.environ["SGDMA_BENCH_OUT"], "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return rec

@@ -2,17 +2,18 @@
 
 from amaranth.lib import enum
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import layout
 from ...sw.formats import SgEntry
-from .burst import Fragment
-from .common import SEQ_BITS, manager_signature
+from ...sw.formats import ErrorCode
+from .burst import BurstSplitter, Fragment
+from .common import SEQ_BITS, later_or_same, manager_signature
 from .fetch import RecordFetcher
 
-__all__ = ["Shape", "GenCommand", "AddressGenerator"]
+__all__ = ["Shape", "GenCommand", "AddressGenerator", "shaped_bursts"]
 
 
 class Shape(enum.Enum, shape=2):
@@ -140,3 +141,34 @@ class AddressGenerator(wiring.Component):
                             with m.If(final):
                                 m.d.sync += busy.eq(0)
         return m
+
+
+def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
+    """The front end a :class:`~.reader.Reader` and a :class:`~.writer.Writer` share: an
+    :class:`AddressGenerator` (SG lists through ``side.sg_bus``) feeding a
+    :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
+
+    Returns ``(gen, split, held)``: ``held(seq)`` is true when requests of descriptor ``seq``
+    must be held back.  An SG-list failure of the generator is reported in ``side.error``
+    (SGL_ERR for a bus error, INVALID for a list that changed after validation) unless an
+    error is already there.
+    """
+    def held(seq):
+        return side.stop | (side.halt & later_or_same(seq, side.halt_seq))
+
+    m.submodules.gen = gen = AddressGenerator(addr_width=addr_width, data_width=data_width,
+                                              user_width=user_width)
+    m.submodules.split = split = BurstSplitter(addr_width=addr_width, data_width=data_width,
+                                               max_beats=max_beats)
+    wiring.connect(m, wiring.flipped(side.sg_bus), gen.bus)
+    m.d.comb += [
+        gen.user.eq(side.user), gen.stop.eq(held(gen.o.payload.seq)),
+        split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
+        gen.o.ready.eq(split.i.ready),
+    ]
+    err = side.error
+    with m.If(gen.error.valid & ~err.valid):
+        m.d.sync += [err.valid.eq(1),
+                     err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
+                     err.addr.eq(gen.error.addr), err.seq.eq(gen.error.seq)]
+    return gen, split, held

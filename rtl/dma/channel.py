@@ -360,21 +360,15 @@ class Channel(wiring.Component):
                          regs.err_index.index.eq(head)]
 
         with m.Switch(mode):
-            with m.Case(_Mode.RUN):
+            with m.Case(_Mode.RUN, _Mode.DRAIN_ERR):
                 with m.If(reset_req):
                     m.d.sync += mode.eq(_Mode.DRAIN_RESET)
-                with m.Elif(comp_fail):
+                with m.Elif(comp_fail):      # a completion record could not be written
                     m.d.sync += mode.eq(_Mode.FAILED)
                     latch(ErrorCode.COMPLETION_ERR, cb.addr)
-                with m.Elif(halt):
+                with m.Elif((mode == _Mode.RUN) & halt):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
-            with m.Case(_Mode.DRAIN_ERR):
-                with m.If(reset_req):
-                    m.d.sync += mode.eq(_Mode.DRAIN_RESET)
-                with m.Elif(comp_fail):
-                    m.d.sync += mode.eq(_Mode.FAILED)
-                    latch(ErrorCode.COMPLETION_ERR, cb.addr)
-                with m.Elif((done_count == err.seq) & port_idle & comp_idle):
+                with m.Elif((mode == _Mode.DRAIN_ERR) & (done_count == err.seq) & port_idle & comp_idle):
                     latch(err.code, err.addr)
                     m.d.comb += [dp_reset.eq(1), ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),

@@ -6,10 +6,9 @@ from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import ErrorCode
 from ..bus import Resp
-from .addrgen import AddressGenerator, GenCommand
-from .burst import BurstSplitter
+from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, idle_manager, issue_gate, later_or_same, manager_signature
+from .common import SEQ_BITS, Queue, idle_manager, issue_gate, manager_signature
 
 __all__ = ["Reader", "ReadCommand"]
 
@@ -71,13 +70,8 @@ class Reader(wiring.Component):
         bus = self.bus
         idle_manager(m, bus)
 
-        def held(seq):
-            return self.stop | (self.halt & later_or_same(seq, self.halt_seq))
-
-        m.submodules.gen = gen = AddressGenerator(addr_width=aw, data_width=dw, user_width=self._uw)
-        m.submodules.split = split = BurstSplitter(addr_width=aw, data_width=dw, max_beats=self._max_beats)
-        wiring.connect(m, wiring.flipped(self.sg_bus), gen.bus)
-        m.d.comb += [gen.user.eq(self.user), gen.stop.eq(held(gen.o.payload.seq))]
+        gen, split, held = shaped_bursts(m, self, addr_width=aw, data_width=dw, user_width=self._uw,
+                                         max_beats=self._max_beats)
 
         # commands: a FENCE waits until every earlier descriptor has completed
         fence_ok = ~self.cmd.payload.fence | (self.done_seq == self.cmd.payload.gen.seq)
@@ -86,8 +80,6 @@ class Reader(wiring.Component):
             gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(self.cmd.payload.gen.seq)),
             self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(self.cmd.payload.gen.seq)),
         ]
-        m.d.comb += [split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
-                     gen.o.ready.eq(split.i.ready)]
         seq = gen.o.payload.seq      # the descriptor of the burst being issued
 
         # -- issue, with the buffer reserved for every beat ---------------------------------
@@ -154,10 +146,6 @@ class Reader(wiring.Component):
                 m.d.sync += self.arrived.eq(self.arrived + count)
                 with m.If(info.last & bus.rlast):
                     m.d.sync += self.xfers.eq(self.xfers + 1)
-        with m.If(gen.error.valid & ~self.error.valid):
-            m.d.sync += [self.error.valid.eq(1),
-                         self.error.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
-                         self.error.addr.eq(gen.error.addr), self.error.seq.eq(gen.error.seq)]
 
         # -- pack ------------------------------------------------------------------------------
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)

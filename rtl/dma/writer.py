@@ -6,8 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import ErrorCode
 from ..bus import Resp
-from .addrgen import AddressGenerator, GenCommand
-from .burst import BurstSplitter
+from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk, byte_mask
 from .common import SEQ_BITS, Queue, issue_gate, later_or_same, manager_signature
 from .reader import ErrorInfo
@@ -142,13 +141,8 @@ class Writer(wiring.Component):
         err = self.error
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
 
-        def held(seq):
-            return self.stop | (self.halt & later_or_same(seq, self.halt_seq))
-
-        m.submodules.gen = gen = AddressGenerator(addr_width=aw, data_width=dw, user_width=self._uw)
-        m.submodules.split = split = BurstSplitter(addr_width=aw, data_width=dw, max_beats=self._max_beats)
-        wiring.connect(m, wiring.flipped(self.sg_bus), gen.bus)
-        m.d.comb += [gen.user.eq(self.user), gen.stop.eq(held(gen.o.payload.seq))]
+        gen, split, held = shaped_bursts(m, self, addr_width=aw, data_width=dw, user_width=self._uw,
+                                         max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
         # per transfer: is it a FILL (its bytes need no reader), in issue order
@@ -175,8 +169,6 @@ class Writer(wiring.Component):
         with m.If(self.cmd.valid & c.poison & ~err.valid):
             m.d.sync += [err.valid.eq(1), err.code.eq(c.code), err.addr.eq(c.addr), err.seq.eq(c.gen.seq)]
 
-        m.d.comb += [split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
-                     gen.o.ready.eq(split.i.ready)]
         seq = gen.o.payload.seq
 
         # -- issue: only when the burst's bytes are all here ----------------------------------
@@ -270,9 +262,5 @@ class Writer(wiring.Component):
                              err.addr.eq(be.addr), err.seq.eq(be.seq)]
             with m.Else():
                 m.d.sync += b_failed.eq(1)
-        with m.If(gen.error.valid & ~err.valid):
-            m.d.sync += [err.valid.eq(1),
-                         err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
-                         err.addr.eq(gen.error.addr), err.seq.eq(gen.error.seq)]
         wiring.connect(m, done_q.o, wiring.flipped(self.done))
         return m
