@@ -83,6 +83,12 @@
 #define SGDMA_CHANNEL_DEVICE_ID 0x3cu /* 32-bit: Device ID this channel's bus requests carry in AxUSER. */
 #define SGDMA_CHANNEL_DEVICE_ID_ID_SHIFT 0u
 #define SGDMA_CHANNEL_DEVICE_ID_ID_MASK 0xffull
+#define SGDMA_CHANNEL_DOORBELL_CYCLE 0x40u /* 32-bit: Cycle counter when `tail` last changed (profiling). */
+#define SGDMA_CHANNEL_DOORBELL_CYCLE_CYCLE_SHIFT 0u
+#define SGDMA_CHANNEL_DOORBELL_CYCLE_CYCLE_MASK 0xffffffffull
+#define SGDMA_CHANNEL_DONE_CYCLE 0x44u /* 32-bit: Cycle counter when the last completion record was acknowledged. */
+#define SGDMA_CHANNEL_DONE_CYCLE_CYCLE_SHIFT 0u
+#define SGDMA_CHANNEL_DONE_CYCLE_CYCLE_MASK 0xffffffffull
 
 #define SGDMA_DESCRIPTOR_SIZE 64u
 #define SGDMA_DESCRIPTOR_SRC_BIT 0u /* 64 bits: source address, SG list address, or FILL pattern */

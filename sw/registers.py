@@ -101,6 +101,12 @@ One DMA channel: a ring of 64-byte descriptors in memory.  Software writes descr
     Register("device_id", 0x3C, "Device ID this channel's bus requests carry in AxUSER.", [
         Field("id", 8, R, "device ID"),
     ]),
+    Register("doorbell_cycle", 0x40, "Cycle counter when `tail` last changed (profiling).", [
+        Field("cycle", 32, R, "low 32 bits of system.cycles"),
+    ]),
+    Register("done_cycle", 0x44, "Cycle counter when the last completion record was acknowledged.", [
+        Field("cycle", 32, R, "low 32 bits of system.cycles"),
+    ]),
 ], size=0x100)
 
 CHANNEL_BASE = 0x100

@@ -41,6 +41,8 @@ class Channel(wiring.Component):
         completion records), every request with ``AxUSER`` = ``device_id``.
     regs : In(block signature of :data:`~sgdma.sw.registers.CHANNEL`) — from the register bank.
     irq : Out(1) — ``irq_status & irq_enable``.
+    cycles : In(32) — the system cycle counter, for the doorbell/done timestamps.
+    busy : Out(1) — work in flight, descriptors waiting, or an interrupt timeout running.
     """
 
     def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, max_beats=256,
@@ -62,6 +64,8 @@ class Channel(wiring.Component):
             "bus": Out(self._xbar.sub_signature),
             "regs": In(block_signature(CHANNEL)),
             "irq": Out(1),
+            "busy": Out(1),
+            "cycles": In(32),
         })
 
     def elaborate(self, platform):
@@ -118,6 +122,10 @@ class Channel(wiring.Component):
         m.d.comb += ring_base.eq(regs.ring_base.addr[:aw] & ~(DESCRIPTOR_SIZE - 1))
         tail = Signal(16)
         m.d.comb += tail.eq(regs.tail.index & mask)
+        last_tail = Signal.like(regs.tail.index)
+        m.d.sync += last_tail.eq(regs.tail.index)
+        with m.If(last_tail != regs.tail.index):
+            m.d.sync += regs.doorbell_cycle.cycle.eq(self.cycles)
         head = regs.head.index
 
         reset_req = regs.control.w_stb & regs.control.reset
@@ -319,6 +327,7 @@ class Channel(wiring.Component):
         event_done = Signal()
         comp_fail = Signal()
         with m.If(c_b):
+            m.d.sync += regs.done_cycle.cycle.eq(self.cycles)
             with m.If(comp_bus.bresp == Resp.OKAY):
                 m.d.sync += head.eq((head + 1) & mask)
                 with m.If(~cb.error):
@@ -401,6 +410,7 @@ class Channel(wiring.Component):
 
         quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid
         busy = ~quiet | (regs.control.enable & (head != tail))
+        m.d.comb += self.busy.eq(busy | (pending != 0))
         with m.If(mode == _Mode.HALTED):
             m.d.comb += regs.status.state.eq(ChannelState.HALTED)
         with m.Elif((mode == _Mode.RUN) & regs.control.pause & (done_count == seq) & port_idle & comp_idle):

@@ -39,6 +39,7 @@ class Engine(wiring.Component):
         (``docs/registers.md``).
     bus : Out(AXI4Signature(id_width=4 + log2(channels))) — memory.
     irq : Out(channels) — one interrupt line per channel.
+    busy : Out(1) — some channel has work (a simulator may skip ahead while it is low).
     """
 
     def __init__(self, *, channels=4, addr_width=32, data_width=64, max_beats=256,
@@ -75,22 +76,25 @@ class Engine(wiring.Component):
             "csr": In(AXI4LiteSignature(addr_width=self._bank.bus.signature.addr_width, data_width=32)),
             "bus": Out(self._xbar.sub_signature),
             "irq": Out(channels),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.bank = bank = self._bank
         m.submodules.xbar = xbar = self._xbar
+        cycles = Signal(64)
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
         wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
         for k, ch in enumerate(self._chan):
             m.submodules[f"ch{k}"] = ch
             wiring.connect(m, ch.bus, xbar.mgr[k])
             wiring.connect(m, bank.channel[k], ch.regs)
-        m.d.comb += self.irq.eq(Cat(ch.irq for ch in self._chan))
+            m.d.comb += ch.cycles.eq(cycles)
+        m.d.comb += [self.irq.eq(Cat(ch.irq for ch in self._chan)),
+                     self.busy.eq(Cat(ch.busy for ch in self._chan).any())]
 
         sys = bank.system
-        cycles = Signal(64)
         m.d.sync += cycles.eq(cycles + 1)
         m.d.comb += [
             sys.id.magic.eq(ID_MAGIC),

@@ -1,0 +1,122 @@
+"""The SoC: host bridge + DMA engine + memory -- the top every target shares.
+
+    host bytes -> [UART] -> Bridge -> AXI4-Lite decoder -+-> engine registers
+                                                          +-> Lite-to-AXI4 -+
+                                              Engine bus (AXI4, bursts) ---+-> interconnect -> memory
+
+The simulator drives the byte streams directly; a board top adds pins, a PLL and reset, and
+asks for the UART (``uart_divisor``).  Addresses are in :mod:`sgdma.sw.memmap`.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..sw.memmap import HOST_DEVICE_ID, MEMORY_BASE, REGISTERS_BASE, REGISTERS_SIZE
+from .axi.interconnect import AXI4Interconnect
+from .axi.lite import AXI4LiteDecoder, AXI4LiteToAXI4
+from .axi.memory import AXI4Memory
+from .bridge import Bridge
+from .dma.engine import Engine
+from .uart import UartRx, UartTx
+
+__all__ = ["SoC"]
+
+
+class SoC(wiring.Component):
+    """Host bridge, DMA engine and memory.
+
+    Parameters
+    ----------
+    channels, data_width, max_beats, buffer_beats, max_reads, max_writes :
+        The DMA :class:`~sgdma.rtl.dma.engine.Engine`'s parameters.
+    mem_size : int
+        Memory bytes at :data:`~sgdma.sw.memmap.MEMORY_BASE` (a power of two).
+    memory : ``"bram"`` or ``"sim"``
+        Block RAM (synthesizable) or the simulator's Verilog array (builds in seconds even
+        for many megabytes).
+    timeout : int
+        Bridge resynchronization timeout in cycles.
+    uart_divisor : int or None
+        None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
+        ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
+
+    Members
+    -------
+    rx : In(stream.Signature(8)), tx : Out(stream.Signature(8)) — without a UART.
+    uart_rx : In(1), uart_tx : Out(1) — with a UART.
+    irq : Out(channels) — the engine's interrupt lines (also reported over the bridge).
+    busy : Out(1) — the bridge or a channel has work.
+    """
+
+    def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256, buffer_beats=None,
+                 max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None):
+        if memory not in ("bram", "sim"):
+            raise ValueError(f"memory must be 'bram' or 'sim', not {memory!r}")
+        if not isinstance(mem_size, int) or mem_size < 4096 or mem_size & (mem_size - 1):
+            raise ValueError(f"mem_size must be a power of two >= 4096, not {mem_size!r}")
+        if MEMORY_BASE + mem_size > REGISTERS_BASE:
+            raise ValueError(f"mem_size {mem_size:#x} runs into the registers at {REGISTERS_BASE:#x}")
+        self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
+                              buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes)
+        self._bridge = Bridge(irq_lines=channels, timeout=timeout)
+        self._mem_size, self._memory, self._dw = mem_size, memory, data_width
+        self._uart = uart_divisor
+        if uart_divisor is not None and (not isinstance(uart_divisor, int) or uart_divisor < 4):
+            raise ValueError(f"uart_divisor must be None or an integer >= 4, not {uart_divisor!r}")
+        self.channels = channels
+        ports = ({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1)} if uart_divisor is not None else
+                 {"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8))})
+        super().__init__({**ports, "irq": Out(channels), "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = engine = self._engine
+        m.submodules.bridge = bridge = self._bridge
+        esig = engine.bus.signature
+        csr_size = 1 << engine.csr.signature.addr_width
+        assert csr_size <= REGISTERS_SIZE
+        m.submodules.decoder = dec = AXI4LiteDecoder(
+            windows=[(MEMORY_BASE, self._mem_size), (REGISTERS_BASE, csr_size)])
+        m.submodules.host = host = AXI4LiteToAXI4(esig, id=0, user=HOST_DEVICE_ID)
+        m.submodules.xbar = xbar = AXI4Interconnect(
+            managers=2, windows=[(MEMORY_BASE, self._mem_size)], addr_width=esig.addr_width,
+            data_width=esig.data_width, id_width=esig.id_width, user_width=esig.user_width,
+            max_outstanding=64)
+        m.submodules.memory = mem = AXI4Memory(
+            size=self._mem_size, data_width=self._dw, addr_width=esig.addr_width,
+            id_width=xbar.sub_signature.id_width, user_width=esig.user_width, max_bursts=64,
+            storage="verilog" if self._memory == "sim" else "amaranth")
+
+        wiring.connect(m, bridge.bus, dec.bus)
+        wiring.connect(m, dec.sub[0], host.lite)
+        # the register bank decodes the low address bits only
+        csr = dec.sub[1]
+        for name in csr.signature.members:
+            port, sig = getattr(engine.csr, name), getattr(csr, name)
+            if name in ("awaddr", "araddr"):
+                m.d.comb += port.eq(sig[:len(port)])
+            elif csr.signature.members[name].flow == Out:
+                m.d.comb += port.eq(sig)
+            else:
+                m.d.comb += sig.eq(port)
+        wiring.connect(m, engine.bus, xbar.mgr[0])
+        wiring.connect(m, host.bus, xbar.mgr[1])
+        wiring.connect(m, xbar.sub[0], mem.bus)
+        m.d.comb += [bridge.irq.eq(engine.irq), self.irq.eq(engine.irq),
+                     self.busy.eq(bridge.busy | engine.busy)]
+
+        if self._uart is None:
+            wiring.connect(m, wiring.flipped(self.rx), bridge.rx)
+            wiring.connect(m, bridge.tx, wiring.flipped(self.tx))
+        else:
+            m.submodules.uart_rx = urx = UartRx(divisor=self._uart)
+            m.submodules.uart_tx = utx = UartTx(divisor=self._uart)
+            # a UART cannot be told to wait: a FIFO absorbs bytes while the bridge is busy
+            m.submodules.rx_fifo = rxf = fifo.SyncFIFOBuffered(width=8, depth=64)
+            m.d.comb += [urx.rx.eq(self.uart_rx), self.uart_tx.eq(utx.tx),
+                         rxf.w_data.eq(urx.o.payload), rxf.w_en.eq(urx.o.valid),
+                         bridge.rx.payload.eq(rxf.r_data), bridge.rx.valid.eq(rxf.r_rdy),
+                         rxf.r_en.eq(bridge.rx.ready)]
+            wiring.connect(m, bridge.tx, utx.i)
+        return m
