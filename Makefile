@@ -5,13 +5,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test bench lint docs clean distclean
+.PHONY: demo test bench lint docs clean distclean
 
 $(STAMP): pyproject.toml
 	@echo "== bootstrapping $(VENV) from pyproject.toml"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[synth,dev]'
 	@touch $@
+
+demo: $(STAMP)
+	$(PY) -m sgdma.sw.cli demo
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -29,7 +29,7 @@ from .transport import Transport, open_transport
 __all__ = ["Device", "DmaChannel", "Buffer", "Allocator", "AllocationError", "Tx", "TxState", "Result",
            "TxResult", "InterleavedTemplate", "Chunk", "DmaError", "ReadError", "WriteError",
            "DescriptorError", "InvalidDescriptor", "AbortedError", "DmaTimeout", "INTERRUPT", "FENCE",
-           "template_descriptors"]
+           "template_descriptors", "pack_descriptor", "model_execute", "Region"]
 
 INTERRUPT = 1  #: DMA_PREP_INTERRUPT: raise the channel interrupt when this transaction completes
 FENCE = 2      #: DMA_PREP_FENCE: later transactions of the channel start after this one's writes land
@@ -338,6 +338,31 @@ def descriptor_regions(d):
     return reads, writes
 
 
+def pack_descriptor(d, irq=0, fence=0):
+    """The 64 ring bytes of descriptor dict ``d`` (as the prep calls build them)."""
+    ctl = {"opcode": d["opcode"], "irq": irq, "fence": fence, "src_sgl": d.get("src_sgl", 0),
+           "dst_sgl": d.get("dst_sgl", 0), "ndim": d.get("ndim", 0)}
+    if d.get("ndim", 0) >= 2:
+        params = {"nd_params": d["nd"]}
+    else:
+        params = {"sg_params": {"src_count": d.get("src_count", 0), "dst_count": d.get("dst_count", 0)}}
+    return Descriptor.pack(src=d["src"] & ((1 << 64) - 1), dst=d["dst"], length=d["length"],
+                           control=ctl, params=params)
+
+
+def model_execute(tx, mem):
+    """Apply transaction ``tx`` to a reference-model memory (:mod:`sgdma.sw.model`): SG lists
+    are placed where the driver put them, then every descriptor runs through the model."""
+    from .model import execute
+    outcomes = []
+    for d in tx.descs:
+        for side in ("src", "dst"):
+            if f"{side}_list" in d:
+                mem.write(d[side], b"".join(SgEntry.pack(addr=a, len=n) for a, n in d[f"{side}_list"]))
+        outcomes.append(execute(pack_descriptor(d), mem))
+    return outcomes
+
+
 # ---------------------------------------------------------------- transactions ----
 
 class Tx:
@@ -522,16 +547,6 @@ class DmaChannel:
         self._submitted = []
         self._push()
 
-    def _pack(self, d, irq, fence):
-        ctl = {"opcode": d["opcode"], "irq": irq, "fence": fence, "src_sgl": d.get("src_sgl", 0),
-               "dst_sgl": d.get("dst_sgl", 0), "ndim": d.get("ndim", 0)}
-        if d.get("ndim", 0) >= 2:
-            params = {"nd_params": d["nd"]}
-        else:
-            params = {"sg_params": {"src_count": d.get("src_count", 0), "dst_count": d.get("dst_count", 0)}}
-        return Descriptor.pack(src=d["src"] & ((1 << 64) - 1), dst=d["dst"], length=d["length"],
-                               control=ctl, params=params)
-
     def _push(self):
         used = sum(n for _, _, n in self._ring_txs)
         wrote = False
@@ -542,7 +557,7 @@ class DmaChannel:
             for k, d in enumerate(tx.descs):
                 fence = int(k == 0 and self._fence_next)
                 irq = int(k == len(tx.descs) - 1 and bool(tx.flags & INTERRUPT))
-                raw += self._pack(d, irq, fence)
+                raw += pack_descriptor(d, irq, fence)
             self._fence_next = bool(tx.flags & FENCE)
             # write slot by slot, wrapping at the end of the ring
             slot = first

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .formats import SG_ENTRY_SIZE, Descriptor, ErrorCode, Opcode, SgEntry, Status
 
-__all__ = ["SparseMemory", "Outcome", "validate", "fragments", "execute"]
+__all__ = ["SparseMemory", "FlatMemory", "Outcome", "validate", "fragments", "execute"]
 
 
 class SparseMemory:
@@ -116,3 +116,23 @@ def execute(desc, mem, addr_width=32):
         mem.write(a & mask, data[pos:pos + n])
         pos += n
     return Outcome(Status.DONE, ErrorCode.NONE, total & 0xFFFFFFFF)
+
+
+class FlatMemory:
+    """Byte-addressed memory backed by one bytearray (fast for megabytes): a shadow of a
+    device memory of ``size`` bytes at ``base``."""
+
+    def __init__(self, size, base=0):
+        self.base, self.data = base, bytearray(size)
+
+    def read(self, addr, n):
+        a = addr - self.base
+        if a < 0 or a + n > len(self.data):
+            raise IndexError(f"[{addr:#x}, {addr + n:#x}) is outside the shadow memory")
+        return bytes(self.data[a:a + n])
+
+    def write(self, addr, data):
+        a = addr - self.base
+        if a < 0 or a + len(data) > len(self.data):
+            raise IndexError(f"[{addr:#x}, {addr + len(data):#x}) is outside the shadow memory")
+        self.data[a:a + len(data)] = data
