@@ -71,12 +71,14 @@ def build(params=None, *, quiet=False):
 
 
 class SimProcess:
-    """A running simulator: ``port``, ``stop()``; a context manager."""
+    """A running simulator: ``port``, ``stop()``; a context manager.  It serves one connection
+    at a time (one serial line); with ``once`` it exits when the first one closes."""
 
-    def __init__(self, params=None, *, port=0, cycles_per_byte=2, quiet=False):
+    def __init__(self, params=None, *, port=0, cycles_per_byte=2, once=True, quiet=False):
         binary = build(params, quiet=quiet)
-        self.proc = subprocess.Popen([str(binary), "--port", str(port), "--cycles-per-byte", str(cycles_per_byte),
-                                      "--once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cmd = [str(binary), "--port", str(port), "--cycles-per-byte", str(cycles_per_byte)]
+        self.proc = subprocess.Popen(cmd + (["--once"] if once else []), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         match = re.search(r"listening on ([\d.]+):(\d+)", line)
         if not match:

@@ -46,8 +46,10 @@ int main(int argc, char **argv) {
         else usage();
     }
     if (cpb < 1 || port < 0 || port > 65535) usage();
-    std::signal(SIGTERM, on_signal);
-    std::signal(SIGINT, on_signal);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;          // no SA_RESTART: a signal ends a blocking accept()/poll()
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
