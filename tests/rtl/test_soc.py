@@ -1,0 +1,14 @@
+"""The SoC (bridge + engine + memory) driven by the real host driver from a cocotb bench."""
+
+from sgdma.rtl.soc import SoC
+from sgdma.sim import harness
+
+
+def soc(**kw):
+    return SoC(memory="sim", **kw)
+
+
+def test_driver_in_cocotb_bench():
+    built = harness.build(soc, params=dict(channels=1, data_width=32, mem_size=1 << 16, max_beats=16,
+                                           buffer_beats=64, max_reads=4, max_writes=4, timeout=4096))
+    harness.run(built, "tests.rtl.bench_soc")
