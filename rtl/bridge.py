@@ -76,7 +76,8 @@ class Bridge(wiring.Component):
             raise ValueError(f"timeout must be an integer >= 16 cycles, not {timeout!r}")
         if (not isinstance(payload_words, int) or payload_words < 2 * MAX_WORDS or
                 payload_words & (payload_words - 1)):
-            raise ValueError(f"payload_words must be a power of two >= {2 * MAX_WORDS}, not {payload_words!r}")
+            raise ValueError(f"payload_words must be a power of two >= {2 * MAX_WORDS}, "
+                             f"not {payload_words!r}")
         if not isinstance(addr_width, int) or not 8 <= addr_width <= 32:
             raise ValueError(f"addr_width must be an integer in 8..32, not {addr_width!r}")
         self._irq_lines, self._timeout, self._depth, self._aw = irq_lines, timeout, payload_words, addr_width
@@ -418,6 +419,8 @@ class Bridge(wiring.Component):
                 m.d.sync += [f_resp.eq(x_resp), f_info.eq(x_info), f_trailer.eq(1)]
                 m.next = "IDLE"
 
-        m.d.comb += self.busy.eq(~hunting | ~exec_fsm.ongoing("IDLE") | cmd_q.r_rdy | ~f_idle | tx_q.r_rdy | (masked != reported) |
+        # (FIFO levels, not r_rdy: a buffered FIFO's output lags its input by a cycle)
+        m.d.comb += self.busy.eq(~hunting | ~exec_fsm.ongoing("IDLE") | (cmd_q.level != 0) | ~f_idle |
+                                 (tx_q.level != 0) | (masked != reported) |
                                  (rp != wp_commit))
         return m

@@ -51,6 +51,10 @@ def main(argv=None):
         if args.only:
             env["SGDMA_BENCH_ONLY"] = args.only
         harness.run(built, module, seed=1, env=env)
+    if not args.k or args.k in "bridge soc-sim":
+        from .bench_bridge import run as bridge_bench
+        print("== bridge: wire protocol through the simulated SoC", flush=True)
+        bridge_bench(lines)
     records = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
     (out_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n")
     print(f"\n{'bench':<16} {'params':<62} {'bytes':>9} {'cycles':>8} {'B/cyc':>7} {'% limit':>8}  notes")

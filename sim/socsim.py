@@ -53,18 +53,21 @@ def build(params=None, *, quiet=False):
 
         from ..rtl.soc import SoC
         top = SoC(memory="sim", **params)
-        (directory / "top.v").write_text(_strip_zero_memory_init(verilog.convert(top, name="top", emit_src=False)))
+        text = verilog.convert(top, name="top", emit_src=False)
+        (directory / "top.v").write_text(_strip_zero_memory_init(text))
         _say(f"sgdma sim:   Verilog ready ({time.monotonic() - t0:.0f} s); compiling with Verilator", quiet)
         extra = sorted((ROOT / "sim" / "verilog").glob("*.v"))
         cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "--top-module", "top",
                "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0", "-O3",
-               "-CFLAGS", "-march=native", "-Mdir", "obj", "-o", "socsim", "top.v", *map(str, extra), str(_CPP)]
+               "-CFLAGS", "-march=native", "-Mdir", "obj", "-o", "socsim", "top.v", *map(str, extra),
+               str(_CPP)]
         env = dict(os.environ, MAKEFLAGS="CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O3 OPT_SLOW=-O1")
         with open(directory / "build.log", "w") as log:
             rc = subprocess.run(cmd, cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
         if rc or not binary.exists():
             tail = "\n".join((directory / "build.log").read_text(errors="replace").splitlines()[-30:])
-            raise RuntimeError(f"Verilator build of the SoC simulator failed; see {directory / 'build.log'}:\n{tail}")
+            raise RuntimeError(f"Verilator build of the SoC simulator failed; "
+                               f"see {directory / 'build.log'}:\n{tail}")
         (directory / "params.json").write_text(json.dumps(params, indent=1))
         _say(f"sgdma sim:   built in {time.monotonic() - t0:.0f} s: {binary}", quiet)
     return binary

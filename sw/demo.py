@@ -99,7 +99,8 @@ class Showcase:
         dn = 96
         dst = self.buffer(dn * dn * 4)
         rows, cols, r0, c0, r1, c1 = 48, 40, 11, 17, 30, 50
-        t = InterleavedTemplate(src_start=mat.addr + 4 * (r0 * n + c0), dst_start=dst.addr + 4 * (r1 * dn + c1),
+        t = InterleavedTemplate(src_start=mat.addr + 4 * (r0 * n + c0),
+                                dst_start=dst.addr + 4 * (r1 * dn + c1),
                                 numf=rows, chunks=(Chunk(cols * 4, src_icg=4 * (n - cols),
                                                          dst_icg=4 * (dn - cols)),))
         self.run_tx([self.chan.prep_interleaved(t)], f"{rows}x{cols} sub-matrix into a {dn}x{dn} matrix",

@@ -213,10 +213,12 @@ class DmaTimeout(TimeoutError):
 
 
 _ERROR_CLASS = {
-    ErrorCode.READ_SLVERR: (ReadError, Result.READ_FAILED), ErrorCode.READ_DECERR: (ReadError, Result.READ_FAILED),
+    ErrorCode.READ_SLVERR: (ReadError, Result.READ_FAILED),
+    ErrorCode.READ_DECERR: (ReadError, Result.READ_FAILED),
     ErrorCode.WRITE_SLVERR: (WriteError, Result.WRITE_FAILED),
     ErrorCode.WRITE_DECERR: (WriteError, Result.WRITE_FAILED),
-    ErrorCode.DESC_ERR: (DescriptorError, Result.READ_FAILED), ErrorCode.SGL_ERR: (DescriptorError, Result.READ_FAILED),
+    ErrorCode.DESC_ERR: (DescriptorError, Result.READ_FAILED),
+    ErrorCode.SGL_ERR: (DescriptorError, Result.READ_FAILED),
     ErrorCode.INVALID: (InvalidDescriptor, Result.ABORTED),
     ErrorCode.COMPLETION_ERR: (DescriptorError, Result.WRITE_FAILED),
 }

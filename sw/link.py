@@ -64,7 +64,8 @@ class Link:
         if st.magic != MAGIC:
             raise LinkError(f"{transport.name}: not an sgdma bridge (magic {st.magic:#x})")
         if st.version != PROTOCOL_VERSION:
-            raise LinkError(f"{transport.name}: bridge speaks protocol {st.version}, we speak {PROTOCOL_VERSION}")
+            raise LinkError(f"{transport.name}: bridge speaks protocol {st.version}, "
+                            f"we speak {PROTOCOL_VERSION}")
         self._seq = st.expected_seq
         self.irq_lines = st.irq_lines
 
@@ -192,7 +193,8 @@ class Link:
         self._check(addr, len(words))
         if any(not 0 <= w < 1 << 32 for w in words):
             raise ValueError("words must be 32-bit unsigned integers")
-        reqs = [(Op.WRITE, a, k, words[(a - addr) // 4:(a - addr) // 4 + k]) for a, k in self._chunks(addr, len(words))]
+        reqs = [(Op.WRITE, a, k, words[(a - addr) // 4:(a - addr) // 4 + k])
+                for a, k in self._chunks(addr, len(words))]
         for (_, a, _, _), f in zip(reqs, self._run(reqs)):
             if f.axi_resp:
                 raise BusError("write", a + 4 * f.info, f.axi_resp)

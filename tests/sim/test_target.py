@@ -13,7 +13,8 @@ import time
 import pytest
 
 from sgdma.sim.socsim import SimProcess
-from sgdma.sw.driver import (FENCE, INTERRUPT, AbortedError, AllocationError, Chunk, Device, InterleavedTemplate,
+from sgdma.sw.driver import (FENCE, INTERRUPT, AbortedError, AllocationError, Chunk, Device,
+                             InterleavedTemplate,
                              ReadError, Result, TxState, WriteError, model_execute)
 from sgdma.sw.link import Link
 from sgdma.sw.model import FlatMemory
@@ -79,7 +80,11 @@ def test_operations_against_the_model(dev):
             pieces = rng.randrange(1, 5)
             sizes = [rng.randrange(1, 150) for _ in range(pieces)]
             total = sum(sizes)
-            src = [x[o:o + n] for x, n in ((rng.choice(bufs), n) for n in sizes) for o in [rng.randrange(x.size - n)]]
+            src = []
+            for n in sizes:
+                x = rng.choice(bufs)
+                o = rng.randrange(x.size - n)
+                src.append(x[o:o + n])
             cut = sorted(rng.sample(range(1, total), min(total - 1, rng.randrange(0, 4))))
             edges = [0] + cut + [total]
             dst = []
@@ -97,7 +102,8 @@ def test_operations_against_the_model(dev):
             gs, gd = rng.randrange(0, 20), rng.randrange(0, 20)
             if rows * (w + gs) > a.size or rows * (w + gd) > b.size:
                 continue
-            tx = chan.prep_interleaved(InterleavedTemplate(a.addr, b.addr, rows, (Chunk(w, src_icg=gs, dst_icg=gd),)))
+            t = InterleavedTemplate(a.addr, b.addr, rows, (Chunk(w, src_icg=gs, dst_icg=gd),))
+            tx = chan.prep_interleaved(t)
         if a is b:
             continue
         reads = {x for d in tx.descs for x in _spans(d, "src")}
@@ -241,7 +247,8 @@ def test_corrupt_truncated_and_garbage_frames_are_never_executed(sim):
     seq = st0.expected_seq
     nak_crc = 0
     for trial in range(60):
-        frame = bytearray(encode_request(Op.WRITE, seq, base, words=[rng.randrange(1 << 32) for _ in range(64)]))
+        words = [rng.randrange(1 << 32) for _ in range(64)]
+        frame = bytearray(encode_request(Op.WRITE, seq, base, words=words))
         how = trial % 3
         if how == 0:          # bit flips anywhere after the sync byte
             for _ in range(rng.randrange(1, 4)):

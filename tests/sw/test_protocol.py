@@ -32,7 +32,8 @@ def test_request_round_trip_and_sizes():
 
 
 @pytest.mark.parametrize("bad", [dict(op=Op.READ, seq=0, addr=0, n=0), dict(op=Op.READ, seq=0, addr=0, n=257),
-                                 dict(op=Op.READ, seq=0, addr=1 << 32), dict(op=Op.READ, seq=0, addr=0, words=[1]),
+                                 dict(op=Op.READ, seq=0, addr=1 << 32),
+                                 dict(op=Op.READ, seq=0, addr=0, words=[1]),
                                  dict(op=Op.WRITE, seq=0, addr=0, words=[1 << 32])])
 def test_request_arguments_are_checked(bad):
     with pytest.raises(ValueError):
