@@ -125,9 +125,10 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     pct = 100 * summary["lut"] / summary["lut_total"] if summary["lut_total"] else 0
-    print(f"sgdma: {board}: {summary['lut']} / {summary['lut_total']} LUTs ({pct:.1f} %), {summary['ff']} FF, "
-          f"{summary['bram']} block RAMs, {summary['dsp']} DSPs; {achieved} MHz "
-          f"({'meets' if summary['timing_met'] else 'MISSES'} {target} MHz) in {summary['seconds']} s", flush=True)
+    verdict = "meets" if summary["timing_met"] else "MISSES"
+    print(f"sgdma: {board}: {summary['lut']} / {summary['lut_total']} LUTs ({pct:.1f} %), "
+          f"{summary['ff']} FF, {summary['bram']} block RAMs, {summary['dsp']} DSPs; {achieved} MHz "
+          f"({verdict} {target} MHz) in {summary['seconds']} s", flush=True)
     return summary
 
 
@@ -151,8 +152,8 @@ def program(board):
     cmd = [loader, "-b", board, str(bitstream)]
     rc = subprocess.run(cmd).returncode
     if rc:
-        raise SystemExit(f"openFPGALoader could not program the {board} (exit {rc}): is the board plugged in, "
-                         f"and may this user open its USB device? ({' '.join(cmd)})")
+        raise SystemExit(f"openFPGALoader could not program the {board} (exit {rc}): is the board "
+                         f"plugged in, and may this user open its USB device? ({' '.join(cmd)})")
 
 
 def main(argv=None):

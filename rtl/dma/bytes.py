@@ -38,6 +38,9 @@ class ByteQueue(wiring.Component):
     want : In(range(W + 1))  (``pack=False`` only)
     clear : In(1)
         Empty the queue (wins over a simultaneous input).
+    offset : In(range(W))
+        The input chunk's bytes start at this byte lane of ``data`` (``offset + count <= W``),
+        which saves the producer a barrel shifter.
 
     Throughput: one word in and one word out per cycle.  Latency: one cycle.
     """
@@ -50,15 +53,21 @@ class ByteQueue(wiring.Component):
             "i": In(stream.Signature(Chunk(data_width))),
             "o": Out(stream.Signature(Chunk(data_width))),
             "clear": In(1),
+            "offset": In(range(data_width // 8)),
         }
         if not pack:
             members["want"] = In(range(data_width // 8 + 1))
         super().__init__(members)
 
     def elaborate(self, platform):
+        # A ring of 2W byte lanes with a read pointer: bytes never move once written.  Each
+        # output byte is one 2W:1 lane mux and each lane picks its input byte with one W:1 mux,
+        # instead of shifting the whole 2W-byte hold every cycle (a third of the logic).
         m = Module()
         dw, nb = self._dw, self._dw // 8
-        hold = Signal(2 * dw)                    # queued bytes, oldest in lane 0; zero above level
+        lanes = [Signal(8, name=f"lane{j}") for j in range(2 * nb)]
+        pbits = (2 * nb - 1).bit_length()
+        rd = Signal(pbits)                       # lane of the oldest queued byte
         level = Signal(range(2 * nb + 1))
         hold_end = Signal()                      # the queued bytes end a transfer
 
@@ -74,15 +83,15 @@ class ByteQueue(wiring.Component):
                 self.o.valid.eq((self.want != 0) & (level >= self.want)),
                 count.eq(self.want),
             ]
-        m.d.comb += [self.o.payload.data.eq(hold[:dw]), self.o.payload.count.eq(count)]
+        ring = Array(lanes)
+        out_bytes = [Mux(level > k, ring[(rd + k)[:pbits]], 0) for k in range(nb)]   # zero above level
+        m.d.comb += [self.o.payload.data.eq(Cat(*out_bytes)), self.o.payload.count.eq(count)]
 
         taken = self.o.valid & self.o.ready
         take = Signal(range(nb + 1))
         m.d.comb += take.eq(Mux(taken, count, 0))
         after = Signal(range(2 * nb + 1))
         m.d.comb += after.eq(level - take)
-        shifted = Signal(2 * dw)
-        m.d.comb += shifted.eq(Array(hold >> (8 * k) for k in range(nb + 1))[take])
 
         if self._pack:
             open_ = ~hold_end | (taken & self.o.payload.last)
@@ -90,16 +99,22 @@ class ByteQueue(wiring.Component):
             open_ = ~hold_end
         m.d.comb += self.i.ready.eq((after <= nb) & open_)
         accept = self.i.valid & self.i.ready
-        incoming = Signal(dw)
-        m.d.comb += incoming.eq(self.i.payload.data & byte_mask(self.i.payload.count, nb))
-        placed = Signal(2 * dw)
-        m.d.comb += placed.eq(Array(Cat(Const(0, 8 * k), incoming) for k in range(nb + 1))[after])
+        wr = Signal(pbits)                       # lane the first incoming byte lands in
+        m.d.comb += wr.eq((rd + level)[:pbits])
+        src_base = Signal(pbits)                 # the lane input byte 0 would land in
+        m.d.comb += src_base.eq((wr - self.offset)[:pbits])
+        incoming = Array(self.i.payload.data.word_select(k, 8) for k in range(nb))
+        for j, lane in enumerate(lanes):
+            index = Signal(pbits, name=f"lane{j}_index")
+            m.d.comb += index.eq((j - wr)[:pbits])
+            with m.If(accept & ~self.clear & (index < self.i.payload.count)):
+                m.d.sync += lane.eq(incoming[(j - src_base)[:pbits - 1]])
 
         with m.If(self.clear):
-            m.d.sync += [hold.eq(0), level.eq(0), hold_end.eq(0)]
+            m.d.sync += [rd.eq(0), level.eq(0), hold_end.eq(0)]
         with m.Else():
             m.d.sync += [
-                hold.eq(shifted | Mux(accept, placed, 0)),
+                rd.eq((rd + take)[:pbits]),
                 level.eq(after + Mux(accept, self.i.payload.count, 0)),
             ]
             with m.If(accept & self.i.payload.last):

@@ -151,7 +151,8 @@ class Reader(wiring.Component):
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)
         m.d.comb += [
             pack.i.valid.eq(buf.o.valid),
-            pack.i.payload.data.eq(buf.o.payload.data >> (buf.o.payload.offset * 8)),
+            pack.i.payload.data.eq(buf.o.payload.data),
+            pack.offset.eq(buf.o.payload.offset),
             pack.i.payload.count.eq(buf.o.payload.count),
             pack.i.payload.last.eq(buf.o.payload.last),
             buf.o.ready.eq(pack.i.ready),

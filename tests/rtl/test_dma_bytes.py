@@ -31,8 +31,11 @@ def test_pack(data_width):
             pos = 0
             while pos < len(x):
                 n = min(r.randrange(1, nb + 1), len(x) - pos)
+                off = r.randrange(nb - n + 1)             # the bytes start at lane `off`
                 junk = r.getrandbits(data_width)
-                word = (junk & ~((1 << 8 * n) - 1)) | int.from_bytes(x[pos:pos + n], "little")
+                mask = ((1 << 8 * n) - 1) << 8 * off
+                word = (junk & ~mask) | int.from_bytes(x[pos:pos + n], "little") << 8 * off
+                ctx.set(dut.offset, off)
                 ctx.set(dut.i.payload, {"data": word, "count": n, "last": pos + n == len(x)})
                 ctx.set(dut.i.valid, 1)
                 await ctx.tick().until(dut.i.ready)
