@@ -101,7 +101,13 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
                        nextpnr_opts="--report report.json --timing-allow-fail",
                        verbose=not quiet)
     except Exception as exc:
-        raise SystemExit(f"sgdma: {board} build failed: {exc}\n(see the logs in {out})") from None
+        # say why: nextpnr's errors and its utilisation table (a design too big for the part)
+        log = "\n".join(str(x) for x in getattr(exc, "args", ()))
+        lines = [ln.strip() for ln in (out / f"{name}.tim").read_text(errors="replace").splitlines()
+                 if "ERROR" in ln or "/" in ln and "%" in ln] if (out / f"{name}.tim").exists() else []
+        detail = "\n  ".join(lines[-12:]) or log
+        raise SystemExit(f"sgdma: {board} build failed ({exc.__class__.__name__}); nextpnr says:\n  {detail}\n"
+                         f"(logs in {out})") from None
     report = json.loads((out / "report.json").read_text())
     fmax = report.get("fmax", {})
     clocks = {k: v for k, v in fmax.items()}

@@ -37,6 +37,9 @@ class SoC(wiring.Component):
         for many megabytes).
     timeout : int
         Bridge resynchronization timeout in cycles.
+    register_slices : bool
+        The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`); on by default:
+        this is the top boards build.
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
@@ -50,7 +53,8 @@ class SoC(wiring.Component):
     """
 
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256, buffer_beats=None,
-                 max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None):
+                 max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None,
+                 register_slices=True):
         if memory not in ("bram", "sim"):
             raise ValueError(f"memory must be 'bram' or 'sim', not {memory!r}")
         if not isinstance(mem_size, int) or mem_size < 4096 or mem_size & (mem_size - 1):
@@ -58,7 +62,8 @@ class SoC(wiring.Component):
         if MEMORY_BASE + mem_size > REGISTERS_BASE:
             raise ValueError(f"mem_size {mem_size:#x} runs into the registers at {REGISTERS_BASE:#x}")
         self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
-                              buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes)
+                              buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes,
+                              register_slices=register_slices)
         self._bridge = Bridge(irq_lines=channels, timeout=timeout)
         self._mem_size, self._memory, self._dw = mem_size, memory, data_width
         self._uart = uart_divisor

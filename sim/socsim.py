@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .harness import BUILD, ROOT, _sources_digest, _strip_zero_memory_init, verilator_env
 
@@ -27,12 +28,23 @@ def _say(msg, quiet):
         print(msg, file=sys.stderr, flush=True)
 
 
+def _cpu():
+    """The host CPU (the simulator is compiled with -march=native: a cached binary must not
+    move to another CPU)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return re.search(r"^flags\s*:\s*(.*)$", text, re.M)[1]
+    except (OSError, TypeError):
+        import platform
+        return platform.processor() or platform.machine()
+
+
 def build(params=None, *, quiet=False):
     """Path of the simulator binary for ``SoC(memory="sim", **params)``, building it if needed."""
     params = {**DEFAULTS, **(params or {})}
     version = verilator_env()
     key = hashlib.sha256(json.dumps({"sources": _sources_digest(), "cpp": _CPP.read_text(),
-                                     "params": params, "verilator": version},
+                                     "params": params, "verilator": version, "cpu": _cpu()},
                                     sort_keys=True).encode()).hexdigest()[:16]
     directory = BUILD / "socsim" / key
     binary = directory / "obj" / "socsim"

@@ -582,6 +582,10 @@ class DmaChannel:
     # ---- completion ----
     def poll(self):
         """Collect finished descriptors (runs callbacks); returns the channel state."""
+        if self.dev.link.irq >> self.index & 1:
+            # acknowledge first, then look: a completion after this raises the line again
+            self.dev.link.irq &= ~(1 << self.index)
+            self.regs.irq_status.write(done=1, error=1)
         state = ChannelState(self.regs.status.state)
         head = self.regs.head.index
         while self._ring_txs and self._head != head:
@@ -658,6 +662,7 @@ class DmaChannel:
         if tx in self._submitted:
             raise RuntimeError(f"cookie {cookie} was submitted but not issued: call issue_pending()")
         deadline = time.monotonic() + timeout
+        interval = 0.001
         while tx.result is None:
             self.poll()
             if tx.result is not None:
@@ -665,8 +670,9 @@ class DmaChannel:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise DmaTimeout(f"channel {self.index}: cookie {cookie} not finished after {timeout} s")
-            # sleep until the channel's interrupt frame (or a short poll interval)
-            self.dev.link.wait_irq(min(left, 0.05))
+            # sleep until an interrupt frame arrives, or poll again (backing off to 50 ms)
+            self.dev.link.wait_irq(min(left, interval))
+            interval = min(2 * interval, 0.05)
         r = tx.result
         if r.result == Result.NOERROR:
             return r

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...sw.registers import ID_MAGIC, VERSION_MAJOR, VERSION_MINOR, register_map
 from ..axi.interconnect import AXI4Interconnect
+from ..axi.slice import AXI4RegisterSlice
 from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
 from .channel import Channel
@@ -32,6 +33,11 @@ class Engine(wiring.Component):
         Data bursts in flight per channel and direction.
     user_width : int
         ``AxUSER`` width (device ID), >= bits needed for ``channels``.
+    register_slices : bool
+        A register slice on each channel's port (address and write data) and on the engine's
+        port (all five channels): no combinational path from a channel's address arithmetic
+        reaches the memory, at a few cycles of latency per transaction.  Boards need it
+        (the SoC turns it on); the cycle benches of the bare engine run without.
 
     Members
     -------
@@ -43,7 +49,8 @@ class Engine(wiring.Component):
     """
 
     def __init__(self, *, channels=4, addr_width=32, data_width=64, max_beats=256,
-                 buffer_beats=None, max_reads=64, max_writes=32, user_width=8, csr_addr_width=None):
+                 buffer_beats=None, max_reads=64, max_writes=32, user_width=8, csr_addr_width=None,
+                 register_slices=False):
         if not isinstance(channels, int) or not 1 <= channels <= 16:
             raise ValueError(f"channels must be an integer in 1..16, not {channels!r}")
         if data_width not in (32, 64, 128):
@@ -62,6 +69,7 @@ class Engine(wiring.Component):
             if not isinstance(v, int) or not 1 <= v <= 256:
                 raise ValueError(f"{name} must be an integer in 1..256, not {v!r}")
         self._n, self._aw, self._dw = channels, addr_width, data_width
+        self._slices = bool(register_slices)
         self.regmap = register_map(channels)
         self._chan = [Channel(device_id=k, addr_width=addr_width, data_width=data_width,
                               user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
@@ -85,10 +93,21 @@ class Engine(wiring.Component):
         m.submodules.xbar = xbar = self._xbar
         cycles = Signal(64)
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
-        wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+        if self._slices:
+            m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature)
+            wiring.connect(m, xbar.sub[0], out.s)
+            wiring.connect(m, out.m, wiring.flipped(self.bus))
+        else:
+            wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
         for k, ch in enumerate(self._chan):
             m.submodules[f"ch{k}"] = ch
-            wiring.connect(m, ch.bus, xbar.mgr[k])
+            if self._slices:
+                sl = AXI4RegisterSlice(ch.bus.signature, channels=("aw", "w", "ar"))
+                m.submodules[f"ch{k}_slice"] = sl
+                wiring.connect(m, ch.bus, sl.s)
+                wiring.connect(m, sl.m, xbar.mgr[k])
+            else:
+                wiring.connect(m, ch.bus, xbar.mgr[k])
             wiring.connect(m, bank.channel[k], ch.regs)
             m.d.comb += ch.cycles.eq(cycles)
         m.d.comb += [self.irq.eq(Cat(ch.irq for ch in self._chan)),

@@ -1,0 +1,57 @@
+"""AXI4 register slice: a skid buffer on each chosen channel, so no combinational path crosses it."""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus import CHANNELS, AXI4Signature, channel_payload, channel_ready, channel_valid
+
+__all__ = ["AXI4RegisterSlice", "skid"]
+
+
+def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload):
+    """A two-entry skid buffer from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
+    o_payload): full throughput, every output and ``i_ready`` driven by a register."""
+    width = len(i_payload)
+    out = Signal(width, name=f"{name}_out")
+    out_valid = Signal(name=f"{name}_out_valid")
+    spare = Signal(width, name=f"{name}_spare")
+    spare_valid = Signal(name=f"{name}_spare_valid")
+    m.d.comb += [i_ready.eq(~spare_valid), o_valid.eq(out_valid), o_payload.eq(out)]
+    take = i_valid & ~spare_valid
+    with m.If(o_ready | ~out_valid):
+        with m.If(spare_valid):
+            m.d.sync += [out.eq(spare), out_valid.eq(1), spare_valid.eq(0)]
+        with m.Else():
+            m.d.sync += [out.eq(i_payload), out_valid.eq(take)]
+    with m.Elif(take):
+        m.d.sync += [spare.eq(i_payload), spare_valid.eq(1)]
+
+
+class AXI4RegisterSlice(wiring.Component):
+    """Registers ``channels`` (any of ``"aw", "w", "b", "ar", "r"``) between ``s`` (from the
+    manager) and ``m`` (to the subordinate).  One cycle of latency per sliced channel, full
+    throughput; responses keep their order (a slice is a FIFO per channel)."""
+
+    def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r")):
+        if not isinstance(signature, AXI4Signature):
+            raise TypeError(f"signature must be an AXI4Signature, not {signature!r}")
+        unknown = set(channels) - set(CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown AXI channels {sorted(unknown)}")
+        self._channels = tuple(channels)
+        super().__init__({"s": In(signature), "m": Out(signature)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for ch, from_manager in CHANNELS.items():
+            src, dst = (self.s, self.m) if from_manager else (self.m, self.s)
+            sp, dp = channel_payload(src, ch), channel_payload(dst, ch)
+            if ch in self._channels:
+                skid(m, ch, channel_valid(src, ch), channel_ready(src, ch), Cat(*sp.values()),
+                     channel_valid(dst, ch), channel_ready(dst, ch), Cat(*dp.values()))
+            else:
+                m.d.comb += [channel_valid(dst, ch).eq(channel_valid(src, ch)),
+                             channel_ready(src, ch).eq(channel_ready(dst, ch))]
+                m.d.comb += [d.eq(s) for s, d in zip(sp.values(), dp.values())]
+        return m
