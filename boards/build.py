@@ -106,8 +106,8 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
         lines = [ln.strip() for ln in (out / f"{name}.tim").read_text(errors="replace").splitlines()
                  if "ERROR" in ln or "/" in ln and "%" in ln] if (out / f"{name}.tim").exists() else []
         detail = "\n  ".join(lines[-12:]) or log
-        raise SystemExit(f"sgdma: {board} build failed ({exc.__class__.__name__}); nextpnr says:\n  {detail}\n"
-                         f"(logs in {out})") from None
+        raise SystemExit(f"sgdma: {board} build failed ({exc.__class__.__name__}); nextpnr says:\n"
+                         f"  {detail}\n(logs in {out})") from None
     report = json.loads((out / "report.json").read_text())
     fmax = report.get("fmax", {})
     clocks = {k: v for k, v in fmax.items()}

@@ -1,6 +1,6 @@
 """The byte stream between reader and writer, and the queue that (re)aligns it."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,7 +64,7 @@ class ByteQueue(wiring.Component):
         # output byte is one 2W:1 lane mux and each lane picks its input byte with one W:1 mux,
         # instead of shifting the whole 2W-byte hold every cycle (a third of the logic).
         m = Module()
-        dw, nb = self._dw, self._dw // 8
+        nb = self._dw // 8
         lanes = [Signal(8, name=f"lane{j}") for j in range(2 * nb)]
         pbits = (2 * nb - 1).bit_length()
         rd = Signal(pbits)                       # lane of the oldest queued byte
