@@ -94,9 +94,22 @@ class Link:
     def _wire_time(self, nbytes):
         return self.timeout + 3 * nbytes * self.t.byte_time
 
+    def _quiet(self, seconds):
+        """Send nothing for ``seconds`` (answers that arrive are dropped, IRQ frames kept): a
+        partial frame in the bridge's receiver times out, and the next frame starts clean."""
+        deadline = time.monotonic() + seconds
+        while self._next_frame(deadline) is not None:
+            pass
+
     def _control(self, op, arg=0):
-        """STATUS / IRQ_MASK (unsequenced): every answer before ours is stale and dropped."""
-        for _ in range(self.retries + 1):
+        """STATUS / IRQ_MASK (unsequenced): every answer before ours is stale and dropped.
+        Unanswered attempts back off (0.25 s doubling to 4 s of silence), so a bridge whose
+        resync timeout is slower than ours -- a slow clock, a loaded simulator -- catches up."""
+        quiet = 0.25
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._quiet(quiet)
+                quiet = min(2 * quiet, 4.0)
             nonce = next(self._nonce) & 0xFF
             self.t.send(encode_request(op, nonce, arg))
             deadline = time.monotonic() + self._wire_time(64)

@@ -9,7 +9,6 @@ from amaranth.lib.wiring import In, Out
 from ..formats import layout
 from ...sw.formats import SgEntry
 from ...sw.formats import ErrorCode
-from ..axi.slice import skid
 from .burst import BurstSplitter, Fragment
 from .common import SEQ_BITS, later_or_same, manager_signature
 from .fetch import RecordFetcher
@@ -162,10 +161,11 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     m.submodules.split = split = BurstSplitter(addr_width=addr_width, data_width=data_width,
                                                max_beats=max_beats)
     wiring.connect(m, wiring.flipped(side.sg_bus), gen.bus)
-    m.d.comb += [gen.user.eq(side.user), gen.stop.eq(held(gen.o.payload.seq))]
-    # a register stage: the generator's address arithmetic and the splitter's never chain
-    skid(m, "frag", gen.o.valid, gen.o.ready, gen.o.payload.frag.as_value(),
-         split.i.valid, split.i.ready, split.i.payload.as_value())
+    m.d.comb += [
+        gen.user.eq(side.user), gen.stop.eq(held(gen.o.payload.seq)),
+        split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
+        gen.o.ready.eq(split.i.ready),
+    ]
     err = side.error
     with m.If(gen.error.valid & ~err.valid):
         m.d.sync += [err.valid.eq(1),

@@ -262,10 +262,13 @@ def test_corrupt_truncated_and_garbage_frames_are_never_executed(sim):
         for a in raw.answers(0.05 if how != 1 else 0.0):
             assert a.kind == Kind.NAK, a          # never an ACK: nothing was executed
             nak_crc += a.resp == Nak.CRC
-    # a truncated frame and silence: the bridge drops it after its timeout
+    # late answers (a loaded machine runs the simulator slowly): still only NAKs
+    late = raw.answers(2.0)
+    assert all(a.kind == Kind.NAK for a in late), late
+    nak_crc += sum(a.resp == Nak.CRC for a in late)
+    # a truncated frame and silence: the bridge drops it after its timeout (65,536 cycles)
     raw.t.send(encode_request(Op.WRITE, seq, base, words=[0] * 64)[:100])
-    time.sleep(1.5)
-    assert raw.answers(0.1) == []
+    assert all(a.kind == Kind.NAK for a in raw.answers(3.0))
     raw.t.close()
     # what is left in the bridge's receiver is junk; the link resynchronizes and memory is intact
     link = Link(SocketTransport(sim.host, sim.port), timeout=1.0)
@@ -338,17 +341,19 @@ def test_link_recovers_from_a_hostile_line(sim):
     link.write_bytes(base, truth)
     link.close()
     chaos = Chaos(SocketTransport(sim.host, sim.port), rng)
-    bad = Link(chaos, timeout=0.8, retries=20)
-    for _ in range(12):
-        off, n = rng.randrange(0, 11000), rng.randrange(1, 1000)
-        if rng.random() < 0.5:
-            data = rng.randbytes(n)
-            bad.write_bytes(base + off, data)
-            truth[off:off + n] = data
-        else:
-            assert bad.read_bytes(base + off, n) == bytes(truth[off:off + n])
-    assert chaos.events > 0 and bad.stats["retransmits"] + bad.stats["naks"] + bad.stats["timeouts"] > 0
-    bad.close()
+    bad = Link(chaos, timeout=1.5, retries=30)
+    try:
+        for _ in range(12):
+            off, n = rng.randrange(0, 11000), rng.randrange(1, 1000)
+            if rng.random() < 0.5:
+                data = rng.randbytes(n)
+                bad.write_bytes(base + off, data)
+                truth[off:off + n] = data
+            else:
+                assert bad.read_bytes(base + off, n) == bytes(truth[off:off + n])
+        assert chaos.events > 0 and bad.stats["retransmits"] + bad.stats["naks"] + bad.stats["timeouts"] > 0
+    finally:
+        bad.close()
     link = Link(SocketTransport(sim.host, sim.port))
     assert link.read_bytes(base, len(truth)) == bytes(truth)
     link.close()
