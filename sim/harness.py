@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ROOT", "BUILD", "verilator_env", "build", "run", "seed_from_env", "Build",
-           "MIN_VERILATOR"]
+           "MIN_VERILATOR", "build_lock"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("SGDMA_BUILD", ROOT / "build"))
@@ -117,6 +118,22 @@ class Build:
     waves: bool
 
 
+@contextlib.contextmanager
+def build_lock(directory, done):
+    """Hold ``directory``'s build lock (shared by pytest-xdist workers and other processes).
+    Yields False when ``done`` appeared meanwhile, else True with ``directory`` fresh and empty."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f"{directory.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            yield False
+            return
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        yield True
+
+
 def _have_lz4():
     """Can the C++ compiler find lz4.h (needed by Verilator's FST writer)?"""
     probe = subprocess.run(["c++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
@@ -168,14 +185,9 @@ def build(factory, *, params=None, name=None, waves=None):
     if done.exists():
         return result
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f"{name}-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if done.exists():
+    with build_lock(directory, done) as fresh:
+        if not fresh:
             return result
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
         from amaranth.back import verilog
         top = fn(**params)
         text = verilog.convert(top, name=toplevel, emit_src=False)

@@ -8,13 +8,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .harness import BUILD, ROOT, _sources_digest, _strip_zero_memory_init, verilator_env
+from .harness import BUILD, ROOT, _sources_digest, _strip_zero_memory_init, build_lock, verilator_env
 
 __all__ = ["DEFAULTS", "build", "SimProcess"]
 
@@ -50,15 +49,9 @@ def build(params=None, *, quiet=False):
     binary = directory / "obj" / "socsim"
     if binary.exists():
         return binary
-    import fcntl
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.exists():
+    with build_lock(directory, binary) as fresh:
+        if not fresh:
             return binary
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
         t0 = time.monotonic()
         _say(f"sgdma sim: building the SoC simulator {params} (once; a few minutes)", quiet)
         from amaranth.back import verilog
