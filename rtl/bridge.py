@@ -12,14 +12,15 @@ flight and still knows exactly what happened.  Sequence numbers make writes run 
 a retransmitted WRITE the bridge already ran is answered from a small response cache.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..sw.protocol import (CRC_RESIDUE, DUPLICATE, MAGIC, MAX_WORDS, PROTOCOL_VERSION, STATUS_WORDS,
-                           SYNC_REQUEST, SYNC_RESPONSE, Kind, Nak, Op)
+                           SYNC_REQUEST, SYNC_RESPONSE, BridgeStatus, Kind, Nak, Op)
 from .bus import AXI4LiteSignature, Resp
+from .formats import layout
 
 __all__ = ["Bridge", "crc32_step"]
 
@@ -218,6 +219,14 @@ class Bridge(wiring.Component):
         sent = f_valid & tx_q.w_rdy
         with m.If(sent):
             m.d.sync += f_crc.eq(Mux(f_crc_out, f_crc, crc32_step(f_crc, f_byte)))
+
+        def one_byte(state, value, nxt, valid=1):
+            with m.State(state):
+                m.d.comb += [f_byte.eq(value), f_valid.eq(valid)]
+                with m.If(sent):
+                    m.d.sync += f_cnt.eq(0)
+                    m.next = nxt
+
         with m.FSM(name="tx_fsm"):
             with m.State("IDLE"):
                 m.d.comb += f_idle.eq(1)
@@ -228,19 +237,8 @@ class Bridge(wiring.Component):
                 with m.If(sent):
                     m.d.sync += f_crc.eq(0xFFFFFFFF)   # the sync byte is outside the CRC
                     m.next = "KIND"
-            with m.State("KIND"):
-                m.d.comb += [f_byte.eq(f_kind), f_valid.eq(1)]
-                with m.If(sent):
-                    m.next = "SEQ"
-            with m.State("SEQ"):
-                m.d.comb += [f_byte.eq(f_seq), f_valid.eq(1)]
-                with m.If(sent):
-                    m.next = "N1"
-            with m.State("N1"):
-                m.d.comb += [f_byte.eq(f_n1), f_valid.eq(1)]
-                with m.If(sent):
-                    m.d.sync += f_cnt.eq(0)
-                    m.next = "DATA"
+            for state, value, nxt in (("KIND", f_kind, "SEQ"), ("SEQ", f_seq, "N1"), ("N1", f_n1, "DATA")):
+                one_byte(state, value, nxt)
             with m.State("DATA"):
                 with m.If(f_words == 0):
                     m.next = "RESP"
@@ -251,15 +249,8 @@ class Bridge(wiring.Component):
                         with m.If(f_cnt == 3):
                             m.d.comb += words.r_en.eq(1)
                             m.d.sync += f_words.eq(f_words - 1)
-            with m.State("RESP"):
-                m.d.comb += [f_byte.eq(f_resp), f_valid.eq(f_trailer)]
-                with m.If(sent):
-                    m.next = "INFO"
-            with m.State("INFO"):
-                m.d.comb += [f_byte.eq(f_info), f_valid.eq(1)]
-                with m.If(sent):
-                    m.d.sync += f_cnt.eq(0)
-                    m.next = "CRC"
+            one_byte("RESP", f_resp, "INFO", valid=f_trailer)     # resp/info are known last
+            one_byte("INFO", f_info, "CRC")
             with m.State("CRC"):
                 final = ~f_crc
                 m.d.comb += [f_byte.eq(final.word_select(f_cnt, 8)), f_valid.eq(1), f_crc_out.eq(1)]
@@ -286,12 +277,11 @@ class Bridge(wiring.Component):
         x_status = Signal(range(STATUS_WORDS + 1))
         aw_ok, w_ok = Signal(), Signal()
         ahead = (c_seq - expected)[:8]
-        status_words = [
-            Const(MAGIC, 32),
-            Cat(Const(PROTOCOL_VERSION, 8), expected, Const(self._irq_lines, 8), Const(0, 8)),
-            Cat(mask, Const(0, 16 - self._irq_lines), self.irq, Const(0, 16 - self._irq_lines)),
-            Cat(crc_errors, timeouts),
-        ]
+        status = Signal(layout(BridgeStatus))
+        m.d.comb += [status.magic.eq(MAGIC), status.version.eq(PROTOCOL_VERSION),
+                     status.expected_seq.eq(expected), status.irq_lines.eq(self._irq_lines),
+                     status.irq_mask.eq(mask), status.irq.eq(self.irq),
+                     status.crc_errors.eq(crc_errors), status.timeouts.eq(timeouts)]
         m.d.comb += [pr.addr.eq(rp[:pbits - 1]), bus.awaddr.eq(c_addr), bus.araddr.eq(c_addr),
                      bus.wdata.eq(pr.data), bus.wstrb.eq(0xF)]
 
@@ -336,9 +326,8 @@ class Bridge(wiring.Component):
                     start_frame(Kind.ACK_STATUS, 0, STATUS_WORDS, resp=0)
                     m.next = "STATUS_WORDS"
             with m.State("STATUS_WORDS"):
-                m.d.comb += [words.w_en.eq(1), words.w_data.eq(Mux(x_status == 0, status_words[0],
-                             Mux(x_status == 1, status_words[1],
-                                 Mux(x_status == 2, status_words[2], status_words[3]))))]
+                m.d.comb += [words.w_en.eq(1),
+                             words.w_data.eq(status.as_value().word_select(x_status[:2], 32))]
                 with m.If(words.w_rdy):
                     m.d.sync += x_status.eq(x_status + 1)
                     with m.If(x_status == STATUS_WORDS - 1):

@@ -6,7 +6,7 @@ line); while the host is thinking and the SoC is idle, simulated time stands sti
 counts measure the wire and the bridge, not Python.
 """
 
-import json
+import functools
 import random
 import time
 
@@ -14,6 +14,7 @@ from ..sw.driver import Device
 from ..sw.link import Link
 from ..sw.memmap import REGISTERS_BASE
 from ..sw.transport import SocketTransport
+from .records import bench_record
 from .socsim import DEFAULTS, SimProcess
 
 __all__ = ["run"]
@@ -21,15 +22,8 @@ __all__ = ["run"]
 CYCLES = REGISTERS_BASE + 0x10
 
 
-def _record(out, bench, params, nbytes, cycles, limit, **extra):
-    r = {"bench": bench, "params": params, "bytes": nbytes, "cycles": cycles,
-         "bytes_per_cycle": nbytes / cycles if cycles else 0.0, "limit_bytes_per_cycle": limit, **extra}
-    with open(out, "a") as f:
-        f.write(json.dumps(r) + "\n")
-    return r
-
-
 def run(out, cycles_per_byte=(1, 2, 4), nbytes=128 << 10):
+    record = functools.partial(bench_record, out=out)
     rng = random.Random(1)
     data = rng.randbytes(nbytes)
     for cpb in cycles_per_byte:
@@ -42,8 +36,8 @@ def run(out, cycles_per_byte=(1, 2, 4), nbytes=128 << 10):
             back = link.read_bytes(0x10000, nbytes)
             c2 = link.read32(CYCLES)
             assert back == data, "bridge bench: read back differs"
-            w = _record(out, "bridge-write", params, nbytes, c1 - c0, 1 / cpb)
-            r = _record(out, "bridge-read", params, nbytes, c2 - c1, 1 / cpb)
+            w = record("bridge-write", params, nbytes, c1 - c0, 1 / cpb)
+            r = record("bridge-read", params, nbytes, c2 - c1, 1 / cpb)
             print(f"   {cpb} cycles/byte: write {100 * w['bytes_per_cycle'] * cpb:.1f} %, "
                   f"read {100 * r['bytes_per_cycle'] * cpb:.1f} % of the wire", flush=True)
             if cpb == 2:
@@ -53,7 +47,7 @@ def run(out, cycles_per_byte=(1, 2, 4), nbytes=128 << 10):
                     link.read32(REGISTERS_BASE)
                 wall = time.perf_counter() - t0
                 c1 = link.read32(CYCLES)
-                _record(out, "bridge-mmio", params, 4 * n, c1 - c0, 1 / cpb,
+                record("bridge-mmio", params, 4 * n, c1 - c0, 1 / cpb,
                         round_trips_per_s=round(n / wall), cycles_per_round_trip=(c1 - c0) / n)
                 print(f"   MMIO: {n / wall:.0f} round trips/s on the socket, {(c1 - c0) / n:.0f} cycles each",
                       flush=True)
@@ -69,7 +63,7 @@ def run(out, cycles_per_byte=(1, 2, 4), nbytes=128 << 10):
                 wall = time.perf_counter() - t0
                 c1 = dev.cycles
                 cyc = chan.cycles()
-                _record(out, "soc-sim", {"memcpy": size, **DEFAULTS}, size, cyc, dev.data_bytes,
+                record("soc-sim", {"memcpy": size, **DEFAULTS}, size, cyc, dev.data_bytes,
                         sim_cycles_per_s=round((c1 - c0) / wall))
                 print(f"   simulated SoC: {(c1 - c0) / wall:,.0f} cycles/s during a {size >> 20} MiB memcpy "
                       f"({size / cyc:.2f} B/cycle)", flush=True)

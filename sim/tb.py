@@ -9,6 +9,8 @@ from cocotb.handle import Immediate
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from .records import bench_record  # noqa: F401  (benches import it from here)
+
 __all__ = ["params", "rng", "start", "pause_generator", "quiet_controls", "MemoryBackdoor",
            "ProtocolWatch"]
 
@@ -123,14 +125,3 @@ class ProtocolWatch:
     def check(self):
         if int(self.dut.chk_error.value):
             raise AssertionError(self.describe())
-
-
-def bench_record(bench, params_, nbytes, cycles, limit, **extra):
-    """Append one DESIGN.md §6 record to ``$SGDMA_BENCH_OUT`` (``make bench`` collects them)."""
-    rec = {"bench": bench, "params": params_, "bytes": nbytes, "cycles": cycles,
-           "bytes_per_cycle": round(nbytes / cycles, 4) if cycles else 0.0,
-           "limit_bytes_per_cycle": float(limit)}
-    rec.update(extra)
-    with open(os.environ["SGDMA_BENCH_OUT"], "a") as f:
-        f.write(json.dumps(rec) + "\n")
-    return rec

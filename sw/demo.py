@@ -48,12 +48,11 @@ class Showcase:
         print(msg, file=self.out, flush=True)
 
     # ---- memory with a shadow ----
-    def buffer(self, size, align=64, fill=True):
-        """A buffer whose contents the shadow knows (random bytes, or zeros read back)."""
+    def buffer(self, size, align=64):
+        """A buffer of random bytes that the shadow knows too."""
         buf = self.dev.alloc(size, align)
-        data = self.rng.randbytes(size) if fill else buf.read()
-        if fill:
-            buf.write(data)
+        data = self.rng.randbytes(size)
+        buf.write(data)
         self.shadow.write(buf.addr, data)
         return buf
 

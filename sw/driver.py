@@ -427,6 +427,7 @@ class DmaChannel:
         r.irq_enable.write(done=1, error=1)
         r.coalesce.write(count=1, timeout=0)
         r.control.write(enable=1)
+        self._fence_next = False       # nothing earlier is left to wait for
 
     def pause(self):
         """Start no new descriptor (in-flight ones finish); ``tx_status`` reports PAUSED."""
@@ -466,14 +467,22 @@ class DmaChannel:
             x = Region(x.addr, length)
         return x
 
-    def _tx(self, descs, flags, length, sg_blocks=()):
+    def _check(self, descs, flags):
+        """What every transaction is checked for before anything is written: known flags, room
+        in the ring, and every byte it reads or writes (SG fragments too) inside a buffer."""
         if flags & ~(INTERRUPT | FENCE):
             raise ValueError(f"unknown flags {flags:#x}: use INTERRUPT and FENCE")
+        if len(descs) > self.ring_size - 1:
+            raise ValueError(f"{len(descs)} descriptors do not fit a ring of {self.ring_size} "
+                             f"(at most {self.ring_size - 1} in flight)")
         for d in descs:
             reads, writes = descriptor_regions(d)
             self._owned(reads, "source")
             self._owned(writes, "destination")
-        return Tx(self, descs, flags, length, sg_blocks)
+
+    def _tx(self, descs, flags, length):
+        self._check(descs, flags)
+        return Tx(self, descs, flags, length)
 
     def prep_memcpy(self, dst, src, length, flags=0):
         """Copy ``length`` bytes from ``src`` to ``dst`` (Buffers or slices, any alignment)."""
@@ -516,8 +525,7 @@ class DmaChannel:
                 d[side] = regions[0].addr
             else:
                 d[f"{side}_list"] = [(r.addr, r.length) for r in regions]
-        self._owned(d.get("src_list", []), "source")
-        self._owned(d.get("dst_list", []), "destination")
+        self._check([d], flags)
         for side in ("src", "dst"):
             if f"{side}_list" in d:
                 block = self.dev.alloc(len(d[f"{side}_list"]) * SG_ENTRY_SIZE, align=SG_ENTRY_SIZE)
@@ -574,10 +582,6 @@ class DmaChannel:
             wrote = True
         if wrote:
             self.regs.tail.write(index=self._tail)
-        if self._queued and not self._ring_txs:
-            tx = self._queued[0]
-            raise ValueError(f"transaction {tx.cookie} needs {len(tx.descs)} ring slots; the ring has "
-                             f"{self.ring_size - 1}")
 
     # ---- completion ----
     def poll(self):
@@ -627,7 +631,6 @@ class DmaChannel:
         # the engine halted: reset it, and abort everything after the failure (later work may
         # depend on it -- FENCE -- so it is never run behind the failed transaction's back)
         self.reset()
-        self._fence_next = False
         self._finish(tx, TxResult(result, tx.residue, rec, desc, slot))
         for t in later:
             self._finish(t, TxResult(Result.ABORTED, t.residue))

@@ -71,19 +71,23 @@ class Link:
 
     # ---- receiving ----
     def _next_frame(self, deadline):
-        while True:
-            while self._frames:
-                f = self._frames.pop(0)
-                if f.kind == Kind.IRQ:
-                    self._irq_frame(f.words[0])
-                    continue
-                return f
-            left = deadline - time.monotonic()
-            if left <= 0:
+        while not self._frames:
+            if not self._receive(deadline):
                 return None
-            data = self.t.recv(left)
-            if data:
-                self._frames += self._parser.feed(data)
+        return self._frames.pop(0)
+
+    def _receive(self, deadline):
+        """Read what the line has until ``deadline`` (False when it is past): IRQ frames are
+        handled at once, answers queue in ``_frames``."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        for f in self._parser.feed(self.t.recv(left)):
+            if f.kind == Kind.IRQ:
+                self._irq_frame(f.words[0])
+            else:
+                self._frames.append(f)
+        return True
 
     def _irq_frame(self, lines):
         self.stats["irq_frames"] += 1
@@ -135,17 +139,8 @@ class Link:
         before = self.stats["irq_frames"]
         deadline = time.monotonic() + timeout
         while self.stats["irq_frames"] == before:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if not self._receive(deadline):
                 return False
-            data = self.t.recv(left)
-            if data:
-                self._frames += self._parser.feed(data)
-                rest = [f for f in self._frames if f.kind != Kind.IRQ]
-                for f in self._frames:
-                    if f.kind == Kind.IRQ:
-                        self._irq_frame(f.words[0])
-                self._frames = rest
         return True
 
     # ---- sequenced frames ----

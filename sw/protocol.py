@@ -19,8 +19,10 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from .fmtdef import Int, Reserved, Struct
+
 __all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "MAX_WORDS", "MAGIC", "PROTOCOL_VERSION", "Op", "Kind",
-           "Nak", "DUPLICATE", "STATUS_WORDS", "CRC_RESIDUE", "crc32", "encode_request",
+           "Nak", "DUPLICATE", "STATUS_WORDS", "BridgeStatus", "CRC_RESIDUE", "crc32", "encode_request",
            "encode_response", "Request", "Response", "DeviceStatus", "ResponseParser",
            "RequestParser", "request_size", "response_size", "SEQUENCED"]
 
@@ -29,7 +31,6 @@ SYNC_RESPONSE = 0x5A
 MAX_WORDS = 256
 MAGIC = 0x52424753            #: "SGBR" little-endian, status word 0
 PROTOCOL_VERSION = 1
-STATUS_WORDS = 4
 DUPLICATE = 0x80              #: ``resp`` bit: a retransmitted WRITE answered from the cache, not re-run
 #: running CRC register after a whole frame *including* its CRC bytes (before the final xor)
 CRC_RESIDUE = 0xDEBB20E3
@@ -135,9 +136,24 @@ class Response:
         return bool(self.resp & DUPLICATE)
 
 
+#: ACK_STATUS's data words, declared once (the bridge builds them from this layout).
+BridgeStatus = Struct("bridge_status", "the data words of ACK_STATUS", [
+    Int("magic", 32, "0x52424753 ('SGBR')"),
+    Int("version", 8, "protocol version"),
+    Int("expected_seq", 8, "the seq the bridge runs next"),
+    Int("irq_lines", 8, "interrupt inputs"),
+    Reserved("rsvd", 8),
+    Int("irq_mask", 16, "lines that send IRQ frames"),
+    Int("irq", 16, "lines high now"),
+    Int("crc_errors", 16, "frames refused for their CRC (wraps)"),
+    Int("timeouts", 16, "partial frames dropped after the timeout (wraps)"),
+])
+STATUS_WORDS = BridgeStatus.size // 4
+
+
 @dataclass
 class DeviceStatus:
-    """Decoded ACK_STATUS words."""
+    """Decoded ACK_STATUS words (:data:`BridgeStatus`)."""
     magic: int
     version: int
     expected_seq: int
@@ -149,13 +165,12 @@ class DeviceStatus:
 
     @classmethod
     def from_words(cls, w):
-        return cls(magic=w[0], version=w[1] & 0xFF, expected_seq=(w[1] >> 8) & 0xFF,
-                   irq_lines=(w[1] >> 16) & 0xFF, irq_mask=w[2] & 0xFFFF, irq=w[2] >> 16,
-                   crc_errors=w[3] & 0xFFFF, timeouts=w[3] >> 16)
+        fields = BridgeStatus.unpack(struct.pack(f"<{STATUS_WORDS}I", *w))
+        del fields["rsvd"]
+        return cls(**fields)
 
     def to_words(self):
-        return [self.magic, self.version | self.expected_seq << 8 | self.irq_lines << 16,
-                self.irq_mask | self.irq << 16, self.crc_errors | self.timeouts << 16]
+        return list(struct.unpack(f"<{STATUS_WORDS}I", BridgeStatus.pack(self.__dict__)))
 
 
 class _Parser:

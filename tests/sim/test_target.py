@@ -205,6 +205,10 @@ def test_bad_arguments_submit_nothing(dev):
         lambda: chan.prep_memcpy(b, a, 10, flags=0x80),
         lambda: chan.prep_interleaved(InterleavedTemplate(a.addr, b.addr, 100, (Chunk(64, src_icg=8),))),
         lambda: chan.prep_memcpy(b, "a", 10),
+        lambda: chan.prep_sg([b[0:64]], [stranger]),                       # one-fragment SG side
+        # 64 different chunk positions: 64 descriptors, more than the ring holds at once
+        lambda: chan.prep_interleaved(InterleavedTemplate(
+            a.addr, b.addr, 1, tuple(Chunk(1 + k % 2, src_icg=k % 3) for k in range(64)))),
     ]
     for f in bad:
         with pytest.raises((ValueError, TypeError)):
