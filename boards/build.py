@@ -27,8 +27,11 @@ BOARDS = {
     "ulx3s": dict(
         platform=("amaranth_boards.ulx3s", "ULX3S_85F_Platform"), family="ecp5", clock="clk25",
         clock_mhz=25, target_mhz=75,
-        soc=dict(channels=4, data_width=64, mem_size=256 << 10, memory="bram"),
-        left_out="nothing: the full engine (4 channels, 64-bit data path); 256 KiB of block RAM memory",
+        # block RAM answers in a few cycles: 16 bursts in flight per direction cover it
+        soc=dict(channels=4, data_width=64, mem_size=256 << 10, memory="bram", max_reads=16,
+                 max_writes=16),
+        left_out="nothing: the full engine (4 channels, 64-bit data path, 256-beat bursts, 16 "
+                 "bursts in flight per channel and direction); 256 KiB of block RAM memory",
         luts=("TRELLIS_COMB",), ffs=("TRELLIS_FF",), brams=("DP16KD",), dsps=("MULT18X18D",)),
     "icebreaker": dict(
         platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",

@@ -16,6 +16,7 @@ from ..sw.memmap import HOST_DEVICE_ID, MEMORY_BASE, REGISTERS_BASE, REGISTERS_S
 from .axi.interconnect import AXI4Interconnect
 from .axi.lite import AXI4LiteDecoder, AXI4LiteToAXI4
 from .axi.memory import AXI4Memory
+from .axi.slice import AXI4RegisterSlice
 from .bridge import Bridge
 from .dma.engine import Engine
 from .uart import UartRx, UartTx
@@ -38,8 +39,9 @@ class SoC(wiring.Component):
     timeout : int
         Bridge resynchronization timeout in cycles.
     register_slices : bool
-        The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`); on by default:
-        this is the top boards build.
+        The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`), one on the
+        host's requests and one in front of the memory; on by default: this is the top boards
+        build.
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
@@ -66,6 +68,7 @@ class SoC(wiring.Component):
                               register_slices=register_slices)
         self._bridge = Bridge(irq_lines=channels, timeout=timeout)
         self._mem_size, self._memory, self._dw = mem_size, memory, data_width
+        self._slices = bool(register_slices)
         self._uart = uart_divisor
         if uart_divisor is not None and (not isinstance(uart_divisor, int) or uart_divisor < 4):
             raise ValueError(f"uart_divisor must be None or an integer >= 4, not {uart_divisor!r}")
@@ -90,7 +93,10 @@ class SoC(wiring.Component):
             max_outstanding=64)
         m.submodules.memory = mem = AXI4Memory(
             size=self._mem_size, data_width=self._dw, addr_width=esig.addr_width,
-            id_width=xbar.sub_signature.id_width, user_width=esig.user_width, max_bursts=64,
+            # block RAM answers at once: 16 bursts queued per direction keep it streaming, and
+            # a queue that shallow sits in LUT RAM, whose output is a register, not a block
+            # RAM's slow data pin
+            id_width=xbar.sub_signature.id_width, user_width=esig.user_width, max_bursts=16,
             storage="verilog" if self._memory == "sim" else "amaranth")
 
         wiring.connect(m, bridge.bus, dec.bus)
@@ -106,8 +112,18 @@ class SoC(wiring.Component):
             else:
                 m.d.comb += sig.eq(port)
         wiring.connect(m, engine.bus, xbar.mgr[0])
-        wiring.connect(m, host.bus, xbar.mgr[1])
-        wiring.connect(m, xbar.sub[0], mem.bus)
+        if self._slices:
+            # the host's requests and the memory port through registers as well: no
+            # combinational path runs from the bridge or the engine into the block RAMs
+            m.submodules.host_slice = hs = AXI4RegisterSlice(esig, channels=("aw", "w", "ar"))
+            m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
+            wiring.connect(m, host.bus, hs.s)
+            wiring.connect(m, hs.m, xbar.mgr[1])
+            wiring.connect(m, xbar.sub[0], ms.s)
+            wiring.connect(m, ms.m, mem.bus)
+        else:
+            wiring.connect(m, host.bus, xbar.mgr[1])
+            wiring.connect(m, xbar.sub[0], mem.bus)
         m.d.comb += [bridge.irq.eq(engine.irq), self.irq.eq(engine.irq),
                      self.busy.eq(bridge.busy | engine.busy)]
 

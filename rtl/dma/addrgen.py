@@ -149,7 +149,7 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
 
     Returns ``(gen, split, held)``: ``held(seq)`` is true when requests of descriptor ``seq``
-    must be held back.  An SG-list failure of the generator is reported in ``side.error``
+    must be held back; each burst on ``split.o`` carries its descriptor's ``seq`` as ``tag``.  An SG-list failure of the generator is reported in ``side.error``
     (SGL_ERR for a bus error, INVALID for a list that changed after validation) unless an
     error is already there.
     """
@@ -159,12 +159,14 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     m.submodules.gen = gen = AddressGenerator(addr_width=addr_width, data_width=data_width,
                                               user_width=user_width)
     m.submodules.split = split = BurstSplitter(addr_width=addr_width, data_width=data_width,
-                                               max_beats=max_beats)
+                                               max_beats=max_beats, tag_width=SEQ_BITS)
     wiring.connect(m, wiring.flipped(side.sg_bus), gen.bus)
+    frag = gen.o.payload.frag
     m.d.comb += [
         gen.user.eq(side.user), gen.stop.eq(held(gen.o.payload.seq)),
-        split.i.payload.eq(gen.o.payload.frag), split.i.valid.eq(gen.o.valid),
-        gen.o.ready.eq(split.i.ready),
+        split.i.payload.addr.eq(frag.addr), split.i.payload.length.eq(frag.length),
+        split.i.payload.last.eq(frag.last), split.i.payload.tag.eq(gen.o.payload.seq),
+        split.i.valid.eq(gen.o.valid), gen.o.ready.eq(split.i.ready),
     ]
     err = side.error
     with m.If(gen.error.valid & ~err.valid):

@@ -4,18 +4,27 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..axi.slice import skid
+
 __all__ = ["Fragment", "Burst", "BurstSplitter", "split_bursts"]
 
 
-def Fragment(addr_width):
-    """``(addr, length)`` of a run of bytes; ``last`` marks the end of a transfer."""
-    return data.StructLayout({"addr": addr_width, "length": 32, "last": 1})
+def Fragment(addr_width, tag_width=0):
+    """``(addr, length)`` of a run of bytes; ``last`` marks the end of a transfer; ``tag``
+    (``tag_width`` bits, e.g. the descriptor's sequence number) travels with it."""
+    fields = {"addr": addr_width, "length": 32, "last": 1}
+    if tag_width:
+        fields["tag"] = tag_width
+    return data.StructLayout(fields)
 
 
-def Burst(addr_width):
+def Burst(addr_width, tag_width=0):
     """One AXI burst: ``addr`` (byte address, may be unaligned), ``beats - 1`` as ``len``,
-    ``bytes`` it carries, ``last`` on the final burst of a transfer."""
-    return data.StructLayout({"addr": addr_width, "len": 8, "bytes": 13, "last": 1})
+    ``bytes`` it carries, ``last`` on the final burst of a transfer, its fragment's ``tag``."""
+    fields = {"addr": addr_width, "len": 8, "bytes": 13, "last": 1}
+    if tag_width:
+        fields["tag"] = tag_width
+    return data.StructLayout(fields)
 
 
 def split_bursts(addr, length, data_bytes, max_beats):
@@ -39,58 +48,83 @@ class BurstSplitter(wiring.Component):
     fragment with ``last`` still produces nothing: the consumer sees ``last`` on the previous
     burst only; upstream rejects zero-length transfers).
 
+    Registers all the way: a skid buffer on ``i``, the fragment being cut, the burst on ``o``.
+    No combinational path crosses the splitter, so neither the burst arithmetic nor the
+    consumer's handshake lengthens the path from a generator to the bus.
+
     Members
     -------
-    i : In(stream.Signature(Fragment(addr_width)))
-    o : Out(stream.Signature(Burst(addr_width)))
+    i : In(stream.Signature(Fragment(addr_width, tag_width)))
+    o : Out(stream.Signature(Burst(addr_width, tag_width)))
 
-    Throughput: one burst per cycle; a fragment of n bursts occupies ``i`` for n cycles.
+    Throughput: one burst per cycle, a fragment of one burst included; three cycles from a
+    fragment on ``i`` to its first burst on ``o``.
     """
 
-    def __init__(self, *, addr_width=32, data_width=64, max_beats=256):
+    def __init__(self, *, addr_width=32, data_width=64, max_beats=256, tag_width=0):
         if data_width not in (32, 64, 128, 256):
             raise ValueError(f"data_width must be 32, 64, 128 or 256, not {data_width!r}")
         if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
             raise ValueError(f"max_beats must be a power of two in 1..256, not {max_beats!r}")
-        self._aw, self._wb, self._max = addr_width, data_width // 8, max_beats
+        if not isinstance(tag_width, int) or tag_width < 0:
+            raise ValueError(f"tag_width must be a non-negative integer, not {tag_width!r}")
+        self._aw, self._wb, self._max, self._tw = addr_width, data_width // 8, max_beats, tag_width
         super().__init__({
-            "i": In(stream.Signature(Fragment(addr_width))),
-            "o": Out(stream.Signature(Burst(addr_width))),
+            "i": In(stream.Signature(Fragment(addr_width, tag_width))),
+            "o": Out(stream.Signature(Burst(addr_width, tag_width))),
         })
 
     def elaborate(self, platform):
         m = Module()
         wb, lane_bits = self._wb, (self._wb - 1).bit_length()
-        busy = Signal()
-        addr = Signal(self._aw)
-        left = Signal(32)
-        cur_addr = Mux(busy, addr, self.i.payload.addr)
-        cur_left = Mux(busy, left, self.i.payload.length)
-
+        max_bytes = self._max * wb
+        # stage A: the fragment being cut, with the distance to the next 4 KiB boundary and
+        # the room in a maximal burst kept in registers (set on entry, stepped per burst), so
+        # a burst's size is one compare away from registers
+        a = Signal(Fragment(self._aw, self._tw))
+        a_valid = Signal()
+        to_4k = Signal(range(4097))
+        room = Signal(range(max_bytes + 1))
         offset = Signal(lane_bits)
-        to_4k = Signal(13)
-        room = Signal(13)
-        chunk = Signal(13)
-        m.d.comb += [
-            offset.eq(cur_addr[:lane_bits]),
-            to_4k.eq(4096 - cur_addr[:12]),
-            room.eq(self._max * wb - offset),
-        ]
-        cap = Mux(to_4k < room, to_4k, room)
-        m.d.comb += chunk.eq(Mux(cur_left < cap, cur_left, cap))
+        cap = Signal(13)
         final = Signal()
-        m.d.comb += final.eq(chunk == cur_left)
-
         m.d.comb += [
-            self.o.valid.eq(self.i.valid & (cur_left != 0)),
-            self.o.payload.addr.eq(cur_addr),
-            self.o.payload.bytes.eq(chunk),
-            self.o.payload.len.eq(((offset + chunk + wb - 1) >> lane_bits) - 1),
-            self.o.payload.last.eq(final & self.i.payload.last),
+            offset.eq(a.addr[:lane_bits]),
+            cap.eq(Mux(to_4k < room, to_4k, room)),
+            final.eq((a.length >> 13 == 0) & (a.length[:13] <= cap)),
         ]
-        advance = self.o.valid & self.o.ready
-        # the fragment is consumed with its final burst (or at once when it is empty)
-        m.d.comb += self.i.ready.eq((advance & final) | (self.i.valid & (cur_left == 0)))
-        with m.If(advance):
-            m.d.sync += [busy.eq(~final), addr.eq(cur_addr + chunk), left.eq(cur_left - chunk)]
+        # beats - 1 = (offset + bytes - 1) / wb, for both candidate sizes at once
+        len_cap = Signal(8)
+        len_end = Signal(8)
+        m.d.comb += [len_cap.eq((offset + cap - 1) >> lane_bits),
+                     len_end.eq((offset + a.length[:13] - 1) >> lane_bits)]
+        # stage B: the burst on `o`
+        b_valid = Signal()
+        m.d.comb += self.o.valid.eq(b_valid)
+        step = a_valid & (~b_valid | self.o.ready)
+        with m.If(step):
+            fields = [self.o.payload.addr.eq(a.addr),
+                      self.o.payload.bytes.eq(Mux(final, a.length[:13], cap)),
+                      self.o.payload.len.eq(Mux(final, len_end, len_cap)),
+                      self.o.payload.last.eq(final & a.last)]
+            if self._tw:
+                fields.append(self.o.payload.tag.eq(a.tag))
+            m.d.sync += fields
+            # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it)
+            m.d.sync += [b_valid.eq(1), a.addr.eq(a.addr + cap), a.length.eq(a.length - cap),
+                         to_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap)), room.eq(max_bytes)]
+        with m.Elif(self.o.ready):
+            m.d.sync += b_valid.eq(0)
+        # fragments enter through a skid buffer (``i.ready`` is a register), then A takes one
+        # when it is empty or cuts its final burst; an empty one is dropped
+        nxt_valid, nxt_ready = Signal(), Signal()
+        nxt = Signal(Fragment(self._aw, self._tw))
+        skid(m, "frag", self.i.valid, self.i.ready, self.i.payload.as_value(), nxt_valid, nxt_ready,
+             nxt.as_value())
+        m.d.comb += nxt_ready.eq(~a_valid | (step & final))
+        with m.If(nxt_ready):
+            m.d.sync += a_valid.eq(nxt_valid & (nxt.length != 0))
+            with m.If(nxt_valid):
+                m.d.sync += [a.eq(nxt), to_4k.eq(4096 - nxt.addr[:12]),
+                             room.eq(max_bytes - nxt.addr[:lane_bits])]
         return m

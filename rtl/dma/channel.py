@@ -2,13 +2,14 @@
 
 from amaranth.lib import enum
 
-from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, SgEntry, Status
 from ...sw.registers import CHANNEL, ChannelState
 from ..axi.interconnect import AXI4Interconnect
+from ..axi.slice import AXI4RegisterSlice
 from ..bus import Resp
 from ..formats import layout
 from ..regbank import block_signature
@@ -46,7 +47,8 @@ class Channel(wiring.Component):
     """
 
     def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, max_beats=256,
-                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=16, ring_burst=4):
+                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=16, ring_burst=4,
+                 register_slices=False):
         if data_width not in (32, 64, 128):
             raise ValueError(f"data_width must be 32, 64 or 128, not {data_width!r}")
         if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
@@ -57,6 +59,7 @@ class Channel(wiring.Component):
         self._max_beats, self._buf = max_beats, buffer_beats
         self._max_reads, self._max_writes = max_reads, max_writes
         self._ring_buffer, self._ring_burst = ring_buffer, ring_burst
+        self._slices = bool(register_slices)
         self._xbar = AXI4Interconnect(managers=7, windows=[(0, 1 << addr_width)], addr_width=addr_width,
                                       data_width=data_width, id_width=1, user_width=user_width,
                                       max_outstanding=max(max_reads, max_writes, 8))
@@ -94,8 +97,9 @@ class Channel(wiring.Component):
         op = dp("op", StreamOp(data_width=dw))
         rcmd_q = dp("rcmd_q", Queue(ReadCommand(aw), 2))
         # the writer's commands wait for their data: a deep queue lets decode (and so the
-        # reader) run many descriptors ahead, which keeps the read channel busy with small ones
-        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16))
+        # reader) run many descriptors ahead, which keeps the read channel busy with small ones;
+        # ~300 bits wide, it lives in block RAM
+        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16, block=True))
         m.submodules.xbar = xbar = self._xbar
         wiring.connect(m, reader.o, op.i)
         wiring.connect(m, op.o, writer.i)
@@ -105,9 +109,22 @@ class Channel(wiring.Component):
         m.d.comb += [reader.done_seq.eq(done_count), writer.done_seq.eq(done_count)]
         m.d.comb += [op.end.eq(writer.op_end), writer.arrived.eq(reader.arrived),
                      writer.xfers.eq(reader.xfers)]
+        # the internal managers; with register slices each one's requests (and write data)
+        # reach the channel's arbiter from registers
+        units = [ring.bus, scan.bus, reader.bus, reader.sg_bus, writer.bus, writer.sg_bus]
         comp_bus = xbar.mgr[6]
-        for k, port in enumerate([ring.bus, scan.bus, reader.bus, reader.sg_bus, writer.bus,
-                                  writer.sg_bus]):
+        if self._slices:
+            m.submodules.comp_slice = comp_slice = AXI4RegisterSlice(self._xbar.mgr_signature,
+                                                                     channels=("aw", "w"))
+            wiring.connect(m, comp_slice.m, xbar.mgr[6])
+            comp_bus = comp_slice.s
+        for k, port in enumerate(units):
+            if self._slices:
+                sl = AXI4RegisterSlice(self._xbar.mgr_signature,
+                                       channels=("aw", "w") if port is writer.bus else ("ar",))
+                m.submodules[f"slice{k}"] = sl
+                wiring.connect(m, port, sl.s)
+                port = sl.m
             wiring.connect(m, port, xbar.mgr[k])
         wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
         user = Const(self._id, max(self._uw, 1))
@@ -140,18 +157,29 @@ class Channel(wiring.Component):
         w_end = port.wvalid & port.wready & port.wlast
         m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
                      w_owed.eq(w_owed + aw_hs - w_end)]
-        port_idle = (reads == 0) & (writes == 0) & (w_owed == 0) & ~port.arvalid & ~port.awvalid
+        # ...and nothing offered to the arbiter (which stores nothing: whatever the port offers,
+        # some manager offers).  With register slices these valids are registers, so
+        # "idle" never waits on the arbitration logic.
+        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
+        port_idle = (reads == 0) & (writes == 0) & (w_owed == 0) & ~staged
 
         # -- errors: the earliest failing descriptor halts the channel ------------------------
         re, we = reader.error, writer.error
         use_w = we.valid & (~re.valid | later_or_same(re.seq, we.seq))
+        # registered: the error reports reach the channel's control (and, through `halt`, every
+        # issue gate) one cycle after they are raised, so no path runs from a data-path error
+        # through the drain logic into the data path's reset
         err = Signal.like(re)
-        m.d.comb += err.eq(Mux(use_w, we.as_value(), re.as_value()))
+        m.d.sync += err.eq(Mux(use_w, we.as_value(), re.as_value()))
         halt = err.valid
         stop_all = Signal()
         m.d.comb += stop_all.eq((mode == _Mode.DRAIN_RESET) | (mode == _Mode.FAILED))
+        # the data path sees the hold-back rule one cycle late (`err` and the `stop` register):
+        # a burst that was already being offered may still go, which is no different from one
+        # issued a cycle before the error arrived
         for u in (reader, writer):
-            m.d.comb += [u.halt.eq(halt), u.halt_seq.eq(err.seq), u.stop.eq(stop_all)]
+            m.d.comb += [u.halt.eq(halt), u.halt_seq.eq(err.seq)]
+            m.d.sync += u.stop.eq(stop_all)
         fetch_stop = halt | stop_all | (mode != _Mode.RUN)
         m.d.comb += [ring.stop.eq(fetch_stop), scan.stop.eq(fetch_stop)]
 
@@ -368,6 +396,10 @@ class Channel(wiring.Component):
             m.d.sync += [regs.err_code.code.eq(code), regs.err_addr.addr.eq(addr),
                          regs.err_index.index.eq(head)]
 
+        # every descriptor before the failed one has completed (a register: the failed one
+        # never completes, so once true this stays true until the reset)
+        reached = Signal()
+        m.d.sync += reached.eq(done_count == err.seq)
         with m.Switch(mode):
             with m.Case(_Mode.RUN, _Mode.DRAIN_ERR):
                 with m.If(reset_req):
@@ -377,7 +409,7 @@ class Channel(wiring.Component):
                     latch(ErrorCode.COMPLETION_ERR, cb.addr)
                 with m.Elif((mode == _Mode.RUN) & halt):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
-                with m.Elif((mode == _Mode.DRAIN_ERR) & (done_count == err.seq) & port_idle & comp_idle):
+                with m.Elif((mode == _Mode.DRAIN_ERR) & reached & port_idle & comp_idle):
                     latch(err.code, err.addr)
                     m.d.comb += [dp_reset.eq(1), ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),

@@ -11,18 +11,30 @@ __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_sign
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 
 
+class _BlockFIFO(fifo.SyncFIFOBuffered):
+    """A buffered FIFO whose storage Yosys must put in block RAM (``ram_style``), however
+    shallow: for wide queues that would otherwise take hundreds of LUT RAM cells."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        if self.depth > 1:
+            m.submodules.storage.attrs["ram_style"] = "block"
+        return m
+
+
 class Queue(wiring.Component):
     """A stream FIFO of any shape.  ``buffered=True`` registers the output (block RAM
     friendly, two cycles from input to output); otherwise the output follows the input in
-    the next cycle.
+    the next cycle.  ``block=True``: buffered, and the storage is block RAM whatever its
+    size (a wide, shallow queue costs block RAMs instead of LUTs).
 
     Members: ``i`` (In stream), ``o`` (Out stream), ``level`` (Out).
     """
 
-    def __init__(self, shape, depth, *, buffered=False):
+    def __init__(self, shape, depth, *, buffered=False, block=False):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
-        self._shape, self._depth, self._buffered = shape, depth, buffered
+        self._shape, self._depth, self._buffered, self._block = shape, depth, buffered or block, block
         super().__init__({
             "i": In(stream.Signature(shape)),
             "o": Out(stream.Signature(shape)),
@@ -32,7 +44,7 @@ class Queue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = self._shape if isinstance(self._shape, int) else data.Layout.cast(self._shape).size
-        cls = fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
+        cls = _BlockFIFO if self._block else fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
         m.submodules.fifo = q = cls(width=width, depth=self._depth)
         m.d.comb += [
             q.w_data.eq(self.i.payload),

@@ -34,9 +34,11 @@ class Engine(wiring.Component):
     user_width : int
         ``AxUSER`` width (device ID), >= bits needed for ``channels``.
     register_slices : bool
-        A register slice on each channel's port (address and write data) and on the engine's
-        port (all five channels): no combinational path from a channel's address arithmetic
-        reaches the memory, at a few cycles of latency per transaction.  Boards need it
+        A register slice on each channel's internal managers (address and write data, before
+        the channel's arbiter), on each channel's port (before the engine's arbiter) and on
+        the engine's port (all five channels): no combinational path from a channel's address
+        arithmetic reaches an arbiter or the memory, at a few cycles of latency per
+        transaction.  Boards need it
         (the SoC turns it on); the cycle benches of the bare engine run without.
 
     Members
@@ -73,7 +75,8 @@ class Engine(wiring.Component):
         self.regmap = register_map(channels)
         self._chan = [Channel(device_id=k, addr_width=addr_width, data_width=data_width,
                               user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
-                              max_reads=max_reads, max_writes=max_writes) for k in range(channels)]
+                              max_reads=max_reads, max_writes=max_writes,
+                              register_slices=register_slices) for k in range(channels)]
         self._xbar = AXI4Interconnect(managers=channels, windows=[(0, 1 << addr_width)],
                                       addr_width=addr_width, data_width=data_width,
                                       id_width=self._chan[0].bus.signature.id_width,

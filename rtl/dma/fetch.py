@@ -77,16 +77,19 @@ class RecordFetcher(wiring.Component):
             m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.count),
                          busy.eq(self.cmd.payload.count != 0)]
 
+        # the next burst's size is computed into a register the cycle after addr/left change
+        # (one idle cycle per burst), so the arithmetic stays off the AR path
         to_4k = Signal(range(4096 // rb + 1))
         m.d.comb += to_4k.eq((4096 - addr[:12]) // rb)
-        n = Signal(range(self._burst + 1))
-        room = Signal(range(self._buf + 1))
-        m.d.comb += room.eq((beats_total - used) // bpr)
         cap = Signal(range(4096 // rb + 1))
         m.d.comb += cap.eq(Mux(to_4k < self._burst, to_4k, self._burst))
-        m.d.comb += n.eq(Mux(left < cap, left, cap))
+        n = Signal(range(self._burst + 1))
+        n_ok = Signal()
+        m.d.sync += [n.eq(Mux(left < cap, left, cap)), n_ok.eq(busy)]
+        room = Signal(range(self._buf + 1))
+        m.d.comb += room.eq((beats_total - used) // bpr)
         # hold AR until the buffer has room for the whole burst: read data is never refused
-        ok = busy & (n != 0) & (room >= n)
+        ok = busy & n_ok & (n != 0) & (room >= n)
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
                        self._buf)
         m.submodules.info_q = info_q
@@ -105,7 +108,7 @@ class RecordFetcher(wiring.Component):
         ar_hs = bus.arvalid & bus.arready
         m.d.comb += info_q.i.valid.eq(ar_hs)
         with m.If(ar_hs):
-            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n)]
+            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), n_ok.eq(0)]
 
         # -- receive -------------------------------------------------------------------------
         beat = data.StructLayout({"data": dw, "resp": 2})

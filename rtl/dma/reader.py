@@ -80,10 +80,10 @@ class Reader(wiring.Component):
             gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(self.cmd.payload.gen.seq)),
             self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(self.cmd.payload.gen.seq)),
         ]
-        seq = gen.o.payload.seq      # the descriptor of the burst being issued
 
         # -- issue, with the buffer reserved for every beat ---------------------------------
         burst = split.o.payload
+        seq = burst.tag              # the descriptor of the burst being issued
         info_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS})
         m.submodules.info_q = info_q = Queue(info_layout, self._max_reads)
         used = Signal(range(self._buf + 1))

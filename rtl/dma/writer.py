@@ -169,15 +169,17 @@ class Writer(wiring.Component):
         with m.If(self.cmd.valid & c.poison & ~err.valid):
             m.d.sync += [err.valid.eq(1), err.code.eq(c.code), err.addr.eq(c.addr), err.seq.eq(c.gen.seq)]
 
-        seq = gen.o.payload.seq
-
         # -- issue: only when the burst's bytes are all here ----------------------------------
         burst = split.o.payload
+        seq = burst.tag              # the descriptor of the burst being issued
         fill = kind_q.o.payload
         committed = Signal(32)
         wxfers = Signal(SEQ_BITS)
+        # bytes received but not yet committed to a burst, one cycle late (an underestimate:
+        # `arrived` only grows), so the reader's counter is not on the issue path
         ahead = Signal(32)
-        m.d.comb += ahead.eq(self.arrived - committed)
+        committed_next = Signal(32)
+        m.d.sync += ahead.eq(self.arrived - committed_next)
         avail = fill | (self.xfers != wxfers) | (ahead >= burst.bytes + nb)
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS, "irq": 1})
@@ -211,8 +213,9 @@ class Writer(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.awuser.eq(self.user)
+        m.d.comb += committed_next.eq(committed + Mux(aw_hs & ~fill, burst.bytes, 0))
+        m.d.sync += committed.eq(committed_next)
         with m.If(aw_hs & ~fill):
-            m.d.sync += committed.eq(committed + burst.bytes)
             with m.If(burst.last):
                 m.d.sync += wxfers.eq(wxfers + 1)
 

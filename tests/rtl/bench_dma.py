@@ -519,7 +519,7 @@ async def pause_resume_wrap(dut):
     tb = DmaTB(dut)
     await tb.start()
     r = rng("pause")
-    ring = await tb.setup_ring(0, 0x1000, 3)     # 8 slots
+    ring = await tb.setup_ring(0, 0x1000, 4)     # 16 slots
     await tb.set_fields("channel", "control", index=0, enable=1, pause=1)
     i = ring.put(desc_bytes(src=0x10000, dst=0x20000, length=500))
     await ring.doorbell()
@@ -529,7 +529,7 @@ async def pause_resume_wrap(dut):
     await tb.set_fields("channel", "control", index=0, enable=1, pause=0)
     await tb.wait_head(ring, i + 1)
     # pause in the middle of a stream
-    for _ in range(7):
+    for _ in range(15):    # more than the decoded-ahead pipeline (queues, generator, splitter) holds
         ring.put(desc_bytes(src=0x10000, dst=0x20000, length=3000))
     await ring.doorbell()
     await ClockCycles(dut.clk, 600)

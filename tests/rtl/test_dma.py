@@ -1,7 +1,8 @@
 """The DMA engine under Verilator: the reference model, every operation, every error path.
 
-The default configuration (4 channels, 64-bit) runs every directed bench and a long random
-run; 32-bit (16-beat burst cap, small buffers) and 128-bit builds run the random bench.  In
+The default configuration (4 channels, 64-bit, with the register slices the SoC uses) runs
+every directed bench and a long random run; 32-bit (16-beat burst cap, small buffers) and
+128-bit builds without slices run the random bench.  In
 all, well over 2,000 random transfers per run (``SGDMA_SOAK=n`` multiplies the phases).
 """
 
@@ -14,7 +15,7 @@ DIRECTED = ["smoke", "bus_errors", "invalid_descriptors", "reset_mid_transfer", 
             "coalescing", "pause_resume_wrap"]
 
 CONFIGS = {
-    "64": dict(channels=4, data_width=64, mem_size=1 << 20),
+    "64": dict(channels=4, data_width=64, mem_size=1 << 20, register_slices=True),
     "32": dict(channels=2, data_width=32, mem_size=1 << 19, max_beats=16, buffer_beats=64,
                max_reads=8, max_writes=4),
     "128": dict(channels=2, data_width=128, mem_size=1 << 20),
