@@ -1,17 +1,18 @@
 """AXI4 register slice: a skid buffer on each chosen channel, so no combinational path crosses it."""
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus import CHANNELS, AXI4Signature, channel_payload, channel_ready, channel_valid
 
-__all__ = ["AXI4RegisterSlice", "skid"]
+__all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid"]
 
 
-def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload):
+def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clear=None):
     """A two-entry skid buffer from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
-    o_payload): full throughput, every output and ``i_ready`` driven by a register."""
+    o_payload): full throughput, every output and ``i_ready`` driven by a register.
+    ``clear`` (optional) empties it, dropping a word taken in the same cycle."""
     width = len(i_payload)
     out = Signal(width, name=f"{name}_out")
     out_valid = Signal(name=f"{name}_out_valid")
@@ -26,6 +27,27 @@ def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload):
             m.d.sync += [out.eq(i_payload), out_valid.eq(take)]
     with m.Elif(take):
         m.d.sync += [spare.eq(i_payload), spare_valid.eq(1)]
+    if clear is not None:
+        with m.If(clear):
+            m.d.sync += [out_valid.eq(0), spare_valid.eq(0)]
+
+
+class StreamRegisterSlice(wiring.Component):
+    """A skid buffer on a ``lib.stream`` of ``shape``: ``i`` -> ``o`` in one cycle at full
+    throughput, every output (``i.ready`` included) from a register.  With ``clear=True`` a
+    ``clear`` input empties it (a word offered in the same cycle is taken and dropped)."""
+
+    def __init__(self, shape, *, clear=False):
+        members = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
+        if clear:
+            members["clear"] = In(1)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        skid(m, "s", self.i.valid, self.i.ready, self.i.payload.as_value(), self.o.valid, self.o.ready,
+             self.o.payload.as_value(), clear=getattr(self, "clear", None))
+        return m
 
 
 class AXI4RegisterSlice(wiring.Component):

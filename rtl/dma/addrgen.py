@@ -92,10 +92,15 @@ class AddressGenerator(wiring.Component):
         m.d.comb += [self.cmd.ready.eq(~busy & fetch.cmd.ready & ~err.valid),
                      fetch.cmd.payload.addr.eq(self.cmd.payload.addr),
                      fetch.cmd.payload.count.eq(self.cmd.payload.count0)]
+        # N-D: "this is the plane's last row" / "the last plane" are registers, stepped with
+        # the counters, so a row's fragment (and its `last`) leaves from registers
+        last_row = Signal()
+        last_plane = Signal()
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
             m.d.sync += [cmd.eq(p), busy.eq(1), row.eq(p.addr), plane.eq(p.addr),
-                         i0.eq(0), i1.eq(0), left.eq(p.length)]
+                         i0.eq(0), i1.eq(0), left.eq(p.length),
+                         last_row.eq(p.count0 == 1), last_plane.eq(p.count1 == 1)]
             m.d.comb += fetch.cmd.valid.eq(p.kind == Shape.SGL)
 
         m.d.comb += self.o.payload.seq.eq(cmd.seq)
@@ -108,18 +113,20 @@ class AddressGenerator(wiring.Component):
                 with m.If(hs):
                     m.d.sync += busy.eq(0)
             with m.Case(Shape.ND):
-                end_plane = i0 == cmd.count0 - 1
-                end_all = end_plane & (i1 == cmd.count1 - 1)
+                end_all = last_row & last_plane
                 m.d.comb += [self.o.valid.eq(busy), frag.addr.eq(row), frag.length.eq(cmd.length),
                              frag.last.eq(end_all)]
                 with m.If(hs):
                     with m.If(end_all):
                         m.d.sync += busy.eq(0)
-                    with m.Elif(end_plane):
+                    with m.Elif(last_row):
                         nxt = plane + cmd.stride1.as_signed()
-                        m.d.sync += [i0.eq(0), i1.eq(i1 + 1), plane.eq(nxt), row.eq(nxt)]
+                        m.d.sync += [i0.eq(0), i1.eq(i1 + 1), plane.eq(nxt), row.eq(nxt),
+                                     last_row.eq(cmd.count0 == 1),
+                                     last_plane.eq(i1 + 2 == cmd.count1)]
                     with m.Else():
-                        m.d.sync += [i0.eq(i0 + 1), row.eq(row + cmd.stride0.as_signed())]
+                        m.d.sync += [i0.eq(i0 + 1), row.eq(row + cmd.stride0.as_signed()),
+                                     last_row.eq(i0 + 2 == cmd.count0)]
             with m.Case(Shape.SGL):
                 final = i0 == cmd.count0 - 1
                 bad = (fetch.o.payload.error | (entry.len == 0) | (entry.len > left) |

@@ -9,13 +9,14 @@ from amaranth.lib.wiring import In, Out
 from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, SgEntry, Status
 from ...sw.registers import CHANNEL, ChannelState
 from ..axi.interconnect import AXI4Interconnect
-from ..axi.slice import AXI4RegisterSlice
+from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
 from ..bus import Resp
 from ..formats import layout
 from ..regbank import block_signature
 from .addrgen import Shape
 from .common import SEQ_BITS, Queue, issue_gate, later_or_same
 from .fetch import RecordFetcher
+from .bytes import Chunk
 from .reader import ReadCommand, Reader
 from .writer import StreamOp, WriteCommand, Writer
 
@@ -101,8 +102,23 @@ class Channel(wiring.Component):
         # ~300 bits wide, it lives in block RAM
         wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16, block=True))
         m.submodules.xbar = xbar = self._xbar
-        wiring.connect(m, reader.o, op.i)
-        wiring.connect(m, op.o, writer.i)
+        if self._slices:
+            # the byte stream through a register too: the ready chain from the write channel
+            # through the writer's byte queue and the operator ends here, not in the reader
+            stream_slice = dp("stream_slice", StreamRegisterSlice(Chunk(dw)))
+            wiring.connect(m, reader.o, stream_slice.i)
+            wiring.connect(m, stream_slice.o, op.i)
+        else:
+            wiring.connect(m, reader.o, op.i)
+        if self._slices:
+            # and between operator and writer: a FILL runs until the writer ends the transfer,
+            # so what it put in the slice beyond the end is dropped with the writer's queue
+            op_slice = dp("op_slice", StreamRegisterSlice(Chunk(dw), clear=True))
+            wiring.connect(m, op.o, op_slice.i)
+            wiring.connect(m, op_slice.o, writer.i)
+            m.d.comb += op_slice.clear.eq(writer.op_end)
+        else:
+            wiring.connect(m, op.o, writer.i)
         wiring.connect(m, writer.op_cmd, op.cmd)
         wiring.connect(m, rcmd_q.o, reader.cmd)
         wiring.connect(m, wcmd_q.o, writer.cmd)
@@ -161,7 +177,16 @@ class Channel(wiring.Component):
         # some manager offers).  With register slices these valids are registers, so
         # "idle" never waits on the arbitration logic.
         staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
-        port_idle = (reads == 0) & (writes == 0) & (w_owed == 0) & ~staged
+        # "idle" is a register (a cycle late), so the drain decisions -- and the data path
+        # reset behind them -- start from registers.  A drain may act on it only once its mode
+        # has held for two cycles: by then every issue gate has seen `stop`/`halt`, and
+        # anything issued before is visible here.
+        port_idle = Signal()
+        m.d.sync += port_idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
+        last_mode = Signal(_Mode)
+        settled = Signal()
+        m.d.sync += [last_mode.eq(mode), settled.eq(mode == last_mode)]
+        drained = port_idle & settled & (mode == last_mode)
 
         # -- errors: the earliest failing descriptor halts the channel ------------------------
         re, we = reader.error, writer.error
@@ -188,13 +213,22 @@ class Channel(wiring.Component):
         avail = Signal(16)
         to_end = Signal(17)
         m.d.comb += [avail.eq((tail - fetch_ptr) & mask), to_end.eq(mask + 1 - fetch_ptr)]
+        # the fetch size and address are registers, computed the cycle after fetch_ptr moves
+        # (and only while running: never from a pointer a reset is about to change)
+        fetch_count = Signal(17)
+        fetch_addr = Signal(aw)
+        fetch_ok = Signal()
+        m.d.sync += [fetch_count.eq(Mux(avail < to_end, avail, to_end)),
+                     fetch_addr.eq(ring_base + (fetch_ptr << 6)),
+                     fetch_ok.eq(mode == _Mode.RUN)]
         m.d.comb += [
-            ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & (avail != 0)),
-            ring.cmd.payload.addr.eq(ring_base + (fetch_ptr << 6)),
-            ring.cmd.payload.count.eq(Mux(avail < to_end, avail, to_end)),
+            ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & fetch_ok &
+                              (fetch_count != 0)),
+            ring.cmd.payload.addr.eq(fetch_addr),
+            ring.cmd.payload.count.eq(fetch_count),
         ]
         with m.If(ring.cmd.valid & ring.cmd.ready):
-            m.d.sync += fetch_ptr.eq((fetch_ptr + ring.cmd.payload.count) & mask)
+            m.d.sync += [fetch_ptr.eq((fetch_ptr + fetch_count) & mask), fetch_ok.eq(0)]
 
         # -- decode and validate ----------------------------------------------------------------
         rec = ring.o.payload
@@ -305,7 +339,7 @@ class Channel(wiring.Component):
         # the completion writer's queue survives a data-path reset (it carries the failed
         # descriptor's record); a soft reset empties it
         comp_q = Queue(comp_layout, 2)
-        m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & port_idle)(comp_q)
+        m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & drained)(comp_q)
         ctrl_rec = Signal(comp_layout)
         ctrl_push = Signal()
         with m.If(ctrl_push):
@@ -409,7 +443,7 @@ class Channel(wiring.Component):
                     latch(ErrorCode.COMPLETION_ERR, cb.addr)
                 with m.Elif((mode == _Mode.RUN) & halt):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
-                with m.Elif((mode == _Mode.DRAIN_ERR) & reached & port_idle & comp_idle):
+                with m.Elif((mode == _Mode.DRAIN_ERR) & reached & drained & comp_idle):
                     latch(err.code, err.addr)
                     m.d.comb += [dp_reset.eq(1), ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),
@@ -421,18 +455,18 @@ class Channel(wiring.Component):
             with m.Case(_Mode.RECORD):
                 with m.If(comp_fail):    # the registers keep the original error
                     m.d.sync += mode.eq(_Mode.FAILED)
-                with m.Elif(comp_idle & port_idle):
+                with m.Elif(comp_idle & drained):
                     m.d.comb += raise_error.eq(1)
                     m.d.sync += mode.eq(_Mode.HALTED)
             with m.Case(_Mode.FAILED):
-                with m.If(port_idle):
+                with m.If(drained):
                     m.d.comb += [dp_reset.eq(1), raise_error.eq(1)]
                     m.d.sync += [mode.eq(_Mode.HALTED), comp_ptr.eq(head)]
             with m.Case(_Mode.HALTED):
                 with m.If(reset_req):
                     m.d.sync += mode.eq(_Mode.DRAIN_RESET)
             with m.Case(_Mode.DRAIN_RESET):
-                with m.If(port_idle):
+                with m.If(drained):
                     m.d.comb += dp_reset.eq(1)
                     restart()
                     m.d.sync += mode.eq(_Mode.RUN)

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..axi.slice import skid
 from ..bus import AXI4Signature
 
 __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS"]
@@ -25,8 +26,9 @@ class _BlockFIFO(fifo.SyncFIFOBuffered):
 class Queue(wiring.Component):
     """A stream FIFO of any shape.  ``buffered=True`` registers the output (block RAM
     friendly, two cycles from input to output); otherwise the output follows the input in
-    the next cycle.  ``block=True``: buffered, and the storage is block RAM whatever its
-    size (a wide, shallow queue costs block RAMs instead of LUTs).
+    the next cycle.  ``block=True``: the storage is block RAM whatever its size (a wide,
+    shallow queue costs block RAMs instead of LUTs), its output registered once more (three
+    cycles from input to output; ``level`` does not count the output register's two words).
 
     Members: ``i`` (In stream), ``o`` (Out stream), ``level`` (Out).
     """
@@ -50,11 +52,17 @@ class Queue(wiring.Component):
             q.w_data.eq(self.i.payload),
             q.w_en.eq(self.i.valid),
             self.i.ready.eq(q.w_rdy),
-            self.o.payload.eq(q.r_data),
-            self.o.valid.eq(q.r_rdy),
-            q.r_en.eq(self.o.ready),
             self.level.eq(q.level),
         ]
+        if self._block:
+            # a block RAM's data pins are slow (~6 ns on ECP5): its words go through a skid
+            # register before anyone looks at them
+            o_valid, o_ready = Signal(), Signal()
+            o_data = Signal(width)
+            skid(m, "out", q.r_rdy, q.r_en, q.r_data, o_valid, o_ready, o_data)
+            m.d.comb += [self.o.payload.eq(o_data), self.o.valid.eq(o_valid), o_ready.eq(self.o.ready)]
+        else:
+            m.d.comb += [self.o.payload.eq(q.r_data), self.o.valid.eq(q.r_rdy), q.r_en.eq(self.o.ready)]
         return m
 
 

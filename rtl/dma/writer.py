@@ -1,6 +1,6 @@
 """The write half of a channel: a dense byte stream -> AXI4 write bursts at destination fragments."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -175,12 +175,11 @@ class Writer(wiring.Component):
         fill = kind_q.o.payload
         committed = Signal(32)
         wxfers = Signal(SEQ_BITS)
-        # bytes received but not yet committed to a burst, one cycle late (an underestimate:
-        # `arrived` only grows), so the reader's counter is not on the issue path
-        ahead = Signal(32)
-        committed_next = Signal(32)
-        m.d.sync += ahead.eq(self.arrived - committed_next)
-        avail = fill | (self.xfers != wxfers) | (ahead >= burst.bytes + nb)
+        # bytes received but not yet committed to a burst, less one word, kept in a register
+        # one cycle late (an underestimate: `arrived` only grows) so that neither the
+        # reader's counter nor an adder sits on the issue path
+        spare = Signal(signed(34))
+        avail = fill | (self.xfers != wxfers) | (spare >= burst.bytes)
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS, "irq": 1})
         m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
@@ -213,39 +212,50 @@ class Writer(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.awuser.eq(self.user)
-        m.d.comb += committed_next.eq(committed + Mux(aw_hs & ~fill, burst.bytes, 0))
-        m.d.sync += committed.eq(committed_next)
+        base = Signal(32)
+        m.d.comb += base.eq(self.arrived - committed)
+        m.d.sync += spare.eq(base - nb)
         with m.If(aw_hs & ~fill):
+            m.d.sync += [committed.eq(committed + burst.bytes), spare.eq(base - burst.bytes - nb)]
             with m.If(burst.last):
                 m.d.sync += wxfers.eq(wxfers + 1)
 
         # -- write data: take each beat's bytes from the queue, place them at their lanes ----
         m.submodules.unpack = unpack = ByteQueue(data_width=dw, pack=False)
         wiring.connect(m, wiring.flipped(self.i), unpack.i)
+        # the burst being written sits in registers with its next beat's byte count and lane
+        # offset precomputed: the write channel's handshake is a few gates from registers
         wb = w_q.o.payload
-        first = Signal(init=1)
-        rem = Signal(13)
+        cur = Signal(w_layout)
+        cur_valid = Signal()
+        rem = Signal(13)               # bytes of the burst after the current beat
         beat = Signal(8)
-        offset = Mux(first, wb.offset, 0)
-        cur_rem = Mux(first, wb.bytes, rem)
-        count = Signal(range(nb + 1))
-        m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
-        final = beat == wb.len
+        count = Signal(range(nb + 1))  # bytes of the current beat
+        offset = Signal(lane_bits or 1)
+        final = Signal()
         m.d.comb += [
-            unpack.want.eq(Mux(w_q.o.valid, count, 0)),
-            bus.wvalid.eq(w_q.o.valid & unpack.o.valid),
-            unpack.o.ready.eq(w_q.o.valid & bus.wready),
+            unpack.want.eq(Mux(cur_valid, count, 0)),
+            bus.wvalid.eq(cur_valid & unpack.o.valid),
+            unpack.o.ready.eq(cur_valid & bus.wready),
             # lanes without strobe carry zero: W stays stable while the queue fills behind it
             bus.wdata.eq((unpack.o.payload.data & byte_mask(count, nb)) << (offset * 8)),
             bus.wstrb.eq(Cat(count > k for k in range(nb)) << offset),
             bus.wlast.eq(final),
         ]
         w_hs = bus.wvalid & bus.wready
-        m.d.comb += w_q.o.ready.eq(w_hs & final)
-        with m.If(w_hs):
-            m.d.sync += [first.eq(final), rem.eq(cur_rem - count), beat.eq(Mux(final, 0, beat + 1))]
+        load = ~cur_valid | (w_hs & final)
+        m.d.comb += w_q.o.ready.eq(load)
+        with m.If(load):
+            first_room = nb - wb.offset
+            m.d.sync += [cur_valid.eq(w_q.o.valid), cur.eq(wb), beat.eq(0), final.eq(wb.len == 0),
+                         offset.eq(wb.offset),
+                         count.eq(Mux(wb.bytes < first_room, wb.bytes, first_room)),
+                         rem.eq(wb.bytes - Mux(wb.bytes < first_room, wb.bytes, first_room))]
+        with m.Elif(w_hs):
+            m.d.sync += [beat.eq(beat + 1), final.eq(beat + 1 == cur.len), offset.eq(0),
+                         count.eq(Mux(rem < nb, rem, nb)), rem.eq(rem - Mux(rem < nb, rem, nb))]
         # the transfer's last beat: drop what an operator produced beyond it
-        m.d.comb += [unpack.clear.eq(w_hs & final & wb.xlast), self.op_end.eq(unpack.clear)]
+        m.d.comb += [unpack.clear.eq(w_hs & final & cur.xlast), self.op_end.eq(unpack.clear)]
 
         # -- write responses (always accepted) -------------------------------------------------
         be = b_q.o.payload
