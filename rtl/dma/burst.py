@@ -48,7 +48,7 @@ class BurstSplitter(wiring.Component):
     fragment with ``last`` still produces nothing: the consumer sees ``last`` on the previous
     burst only; upstream rejects zero-length transfers).
 
-    Registers all the way: a skid buffer on ``i``, the fragment being cut, the burst on ``o``.
+    Registers all the way: a skid buffer on ``i``, the fragment being cut, a skid buffer on ``o``.
     No combinational path crosses the splitter, so neither the burst arithmetic nor the
     consumer's handshake lengthens the path from a generator to the bus.
 
@@ -98,23 +98,22 @@ class BurstSplitter(wiring.Component):
         len_end = Signal(8)
         m.d.comb += [len_cap.eq((offset + cap - 1) >> lane_bits),
                      len_end.eq((offset + a.length[:13] - 1) >> lane_bits)]
-        # stage B: the burst on `o`
-        b_valid = Signal()
-        m.d.comb += self.o.valid.eq(b_valid)
-        step = a_valid & (~b_valid | self.o.ready)
+        # stage B: the burst on `o`, a skid buffer: its input `ready` is a register, so the
+        # consumer's handshake never reaches stage A's arithmetic in the same cycle
+        burst = Signal(Burst(self._aw, self._tw))
+        fields = [burst.addr.eq(a.addr), burst.bytes.eq(Mux(final, a.length[:13], cap)),
+                  burst.len.eq(Mux(final, len_end, len_cap)), burst.last.eq(final & a.last)]
+        if self._tw:
+            fields.append(burst.tag.eq(a.tag))
+        m.d.comb += fields
+        b_ready = Signal()
+        skid(m, "burst", a_valid, b_ready, burst.as_value(), self.o.valid, self.o.ready,
+             self.o.payload.as_value())
+        step = a_valid & b_ready
         with m.If(step):
-            fields = [self.o.payload.addr.eq(a.addr),
-                      self.o.payload.bytes.eq(Mux(final, a.length[:13], cap)),
-                      self.o.payload.len.eq(Mux(final, len_end, len_cap)),
-                      self.o.payload.last.eq(final & a.last)]
-            if self._tw:
-                fields.append(self.o.payload.tag.eq(a.tag))
-            m.d.sync += fields
             # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it)
-            m.d.sync += [b_valid.eq(1), a.addr.eq(a.addr + cap), a.length.eq(a.length - cap),
+            m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(a.length - cap),
                          to_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap)), room.eq(max_bytes)]
-        with m.Elif(self.o.ready):
-            m.d.sync += b_valid.eq(0)
         # fragments enter through a skid buffer (``i.ready`` is a register), then A takes one
         # when it is empty or cuts its final burst; an empty one is dropped
         nxt_valid, nxt_ready = Signal(), Signal()
