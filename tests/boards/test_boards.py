@@ -41,10 +41,11 @@ def test_program_without_a_board_fails_clearly(tmp_path):
     assert "openFPGALoader" in proc.stderr or "bitstream" in proc.stderr, proc.stderr
 
 
-#: What the smoke configuration achieves today (issue 5 tracks the 75 MHz target): a change
-#: that breaks synthesis, or makes the design slower or bigger than this, fails.
-FMAX_FLOOR_MHZ = 22.0
-LUT_CEILING = 16_500
+#: What the smoke configuration achieves today, with margin for placement noise (it lands
+#: between 54 and 64 MHz, ~17.2k LUTs; issue 5 tracks the 75 MHz target): a change that
+#: breaks synthesis, or makes the design much slower or bigger than this, fails.
+FMAX_FLOOR_MHZ = 48.0
+LUT_CEILING = 18_500
 
 
 def test_ecp5_synthesis_and_timing_floor():
