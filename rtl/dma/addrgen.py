@@ -156,9 +156,9 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
 
     Returns ``(gen, split, held)``: ``held(seq)`` is true when requests of descriptor ``seq``
-    must be held back; each burst on ``split.o`` carries its descriptor's ``seq`` as ``tag``.  An SG-list failure of the generator is reported in ``side.error``
-    (SGL_ERR for a bus error, INVALID for a list that changed after validation) unless an
-    error is already there.
+    must be held back; each burst on ``split.o`` carries its descriptor's ``seq`` as ``tag``.
+    An SG-list failure of the generator is reported in ``side.error`` (SGL_ERR for a bus
+    error, INVALID for a list that changed after validation) unless an error is already there.
     """
     def held(seq):
         return side.stop | (side.halt & later_or_same(seq, side.halt_seq))
