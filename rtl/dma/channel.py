@@ -103,21 +103,19 @@ class Channel(wiring.Component):
         wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16, block=True))
         m.submodules.xbar = xbar = self._xbar
         if self._slices:
-            # the byte stream through a register too: the ready chain from the write channel
-            # through the writer's byte queue and the operator ends here, not in the reader
+            # the byte stream through registers on both sides of the operator: the ready chain
+            # from the write channel through the byte queues ends at each of them.  A FILL runs
+            # until the writer ends the transfer, so what it put in the second slice beyond
+            # the end is dropped with the writer's queue.
             stream_slice = dp("stream_slice", StreamRegisterSlice(Chunk(dw)))
             wiring.connect(m, reader.o, stream_slice.i)
             wiring.connect(m, stream_slice.o, op.i)
-        else:
-            wiring.connect(m, reader.o, op.i)
-        if self._slices:
-            # and between operator and writer: a FILL runs until the writer ends the transfer,
-            # so what it put in the slice beyond the end is dropped with the writer's queue
             op_slice = dp("op_slice", StreamRegisterSlice(Chunk(dw), clear=True))
             wiring.connect(m, op.o, op_slice.i)
             wiring.connect(m, op_slice.o, writer.i)
             m.d.comb += op_slice.clear.eq(writer.op_end)
         else:
+            wiring.connect(m, reader.o, op.i)
             wiring.connect(m, op.o, writer.i)
         wiring.connect(m, writer.op_cmd, op.cmd)
         wiring.connect(m, rcmd_q.o, reader.cmd)
@@ -173,15 +171,14 @@ class Channel(wiring.Component):
         w_end = port.wvalid & port.wready & port.wlast
         m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
                      w_owed.eq(w_owed + aw_hs - w_end)]
-        # ...and nothing offered to the arbiter (which stores nothing: whatever the port offers,
-        # some manager offers).  With register slices these valids are registers, so
-        # "idle" never waits on the arbitration logic.
-        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
-        # "idle" is a register (a cycle late), so the drain decisions -- and the data path
-        # reset behind them -- start from registers.  A drain may act on it only once its mode
+        # ...and nothing offered to the arbiter (it stores nothing: whatever the port offers,
+        # some manager offers; with register slices these valids are registers).  "Idle" is
+        # itself a register (a cycle late), so the drain decisions -- and the data path reset
+        # behind them -- start from registers.  A drain may act on it only once its mode
         # has held for two cycles: by then every issue gate has seen `stop`/`halt`, and
         # anything issued before is visible here.
         port_idle = Signal()
+        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
         m.d.sync += port_idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
         last_mode = Signal(_Mode)
         settled = Signal()
