@@ -83,8 +83,11 @@ class AddressGenerator(wiring.Component):
         busy = Signal()
         row = Signal(aw)        # address of the next row
         plane = Signal(aw)      # address of the first row of the current plane
-        i0 = Signal(32)
-        i1 = Signal(32)
+        # counters run down, so "last" is a compare with a constant: rows (or SG entries)
+        # after the current one, planes after the current one, and rows per plane less one
+        r0 = Signal(32)
+        r1 = Signal(32)
+        rows_m1 = Signal(32)
         left = Signal(33)       # SG: bytes still to place
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
         err = self.error
@@ -96,10 +99,12 @@ class AddressGenerator(wiring.Component):
         # the counters, so a row's fragment (and its `last`) leaves from registers
         last_row = Signal()
         last_plane = Signal()
+        single_row = Signal()   # one row per plane
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
             m.d.sync += [cmd.eq(p), busy.eq(1), row.eq(p.addr), plane.eq(p.addr),
-                         i0.eq(0), i1.eq(0), left.eq(p.length),
+                         r0.eq(p.count0 - 1), r1.eq(p.count1 - 1), rows_m1.eq(p.count0 - 1),
+                         left.eq(p.length), single_row.eq(p.count0 == 1),
                          last_row.eq(p.count0 == 1), last_plane.eq(p.count1 == 1)]
             m.d.comb += fetch.cmd.valid.eq(p.kind == Shape.SGL)
 
@@ -121,14 +126,13 @@ class AddressGenerator(wiring.Component):
                         m.d.sync += busy.eq(0)
                     with m.Elif(last_row):
                         nxt = plane + cmd.stride1.as_signed()
-                        m.d.sync += [i0.eq(0), i1.eq(i1 + 1), plane.eq(nxt), row.eq(nxt),
-                                     last_row.eq(cmd.count0 == 1),
-                                     last_plane.eq(i1 + 2 == cmd.count1)]
+                        m.d.sync += [r0.eq(rows_m1), r1.eq(r1 - 1), plane.eq(nxt), row.eq(nxt),
+                                     last_row.eq(single_row), last_plane.eq(r1 == 1)]
                     with m.Else():
-                        m.d.sync += [i0.eq(i0 + 1), row.eq(row + cmd.stride0.as_signed()),
-                                     last_row.eq(i0 + 2 == cmd.count0)]
+                        m.d.sync += [r0.eq(r0 - 1), row.eq(row + cmd.stride0.as_signed()),
+                                     last_row.eq(r0 == 1)]
             with m.Case(Shape.SGL):
-                final = i0 == cmd.count0 - 1
+                final = r0 == 0
                 bad = (fetch.o.payload.error | (entry.len == 0) | (entry.len > left) |
                        (final & (entry.len != left)) | (entry.addr >> aw != 0))
                 m.d.comb += [frag.addr.eq(entry.addr), frag.length.eq(entry.len),
@@ -144,7 +148,7 @@ class AddressGenerator(wiring.Component):
                     with m.Else():
                         m.d.comb += [self.o.valid.eq(1), fetch.o.ready.eq(self.o.ready)]
                         with m.If(hs):
-                            m.d.sync += [i0.eq(i0 + 1), left.eq(left - entry.len)]
+                            m.d.sync += [r0.eq(r0 - 1), left.eq(left - entry.len)]
                             with m.If(final):
                                 m.d.sync += busy.eq(0)
         return m

@@ -1,10 +1,10 @@
 """The byte stream between reader and writer, and the queue that (re)aligns it."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Chunk", "ByteQueue", "byte_mask"]
+__all__ = ["Chunk", "ByteQueue"]
 
 
 def Chunk(data_width):
@@ -13,34 +13,32 @@ def Chunk(data_width):
     return data.StructLayout({"data": data_width, "count": range(data_width // 8 + 1), "last": 1})
 
 
-def byte_mask(count, nbytes):
-    """Bit mask with the low ``count`` bytes set (``count`` in 0..nbytes)."""
-    return Cat(*(Mux(count > k, 0xFF, 0x00) for k in range(nbytes)))
-
-
 class ByteQueue(wiring.Component):
     """A queue of up to two words of bytes that turns chunks of any byte count into words of
     another shape.
 
-    ``pack=True`` (read side): the output carries full words, except the final word of each
-    transfer (``last``), which carries what is left; chunks of the next transfer wait until
-    it has left, so an output word never mixes two transfers.
+    ``pack=True`` (read side): input chunks carry ``count`` bytes from byte lane ``offset``
+    (``offset + count <= W``, which saves the producer a barrel shifter); the output carries
+    full words from lane 0, except the final word of each transfer (``last``), which carries
+    what is left.  Chunks of the next transfer wait until it has left, so an output word never
+    mixes two transfers.
 
-    ``pack=False`` (write side): the consumer asks for ``want`` bytes (1..W) per output word;
-    the output is valid when that many bytes are queued.  After a chunk with ``last`` the
-    input waits for ``clear``, which empties the queue at the end of a transfer (a stream
-    operator may have produced more bytes than the destination takes).
+    ``pack=False`` (write side): the input is dense words from lane 0 (every word full but a
+    transfer's last).  The consumer asks for ``want`` bytes (0..W) at byte lane ``offset``
+    (``offset + want <= W``): the output is valid when that many bytes are queued and carries
+    them at lanes ``offset .. offset + want - 1``, zero elsewhere (so the data is stable while
+    valid).  After a chunk with ``last`` the input waits for ``clear``, which empties the queue
+    at the end of a transfer (a stream operator may have produced more bytes than the
+    destination takes).
 
     Members
     -------
     i : In(stream.Signature(Chunk(data_width)))
     o : Out(stream.Signature(Chunk(data_width)))
     want : In(range(W + 1))  (``pack=False`` only)
+    offset : In(range(W)) — the input's first lane (pack) or the output's (unpack).
     clear : In(1)
         Empty the queue (wins over a simultaneous input).
-    offset : In(range(W))
-        The input chunk's bytes start at this byte lane of ``data`` (``offset + count <= W``),
-        which saves the producer a barrel shifter.
 
     Throughput: one word in and one word out per cycle.  Latency: one cycle.
     """
@@ -60,63 +58,85 @@ class ByteQueue(wiring.Component):
         super().__init__(members)
 
     def elaborate(self, platform):
-        # A ring of 2W byte lanes with a read pointer: bytes never move once written.  Each
-        # output byte is one 2W:1 lane mux and each lane picks its input byte with one W:1 mux,
-        # instead of shifting the whole 2W-byte hold every cycle (a third of the logic).
+        # Two words of byte lanes; stream byte p always sits in lane p mod W of one of them,
+        # so bytes never move once written and one rotator per queue does all the aligning:
+        # pack rotates its input into place and reads whole words, unpack writes whole words
+        # and rotates its output to the asked-for lanes.  Each transfer starts at a word
+        # boundary (pack: the next word after the previous transfer; unpack: `clear`).
         m = Module()
         nb = self._dw // 8
-        lanes = [Signal(8, name=f"lane{j}") for j in range(2 * nb)]
-        pbits = (2 * nb - 1).bit_length()
-        rd = Signal(pbits)                       # lane of the oldest queued byte
+        lb = (nb - 1).bit_length()               # bits of a lane number
+        words = [[Signal(8, name=f"w{h}_lane{j}") for j in range(nb)] for h in range(2)]
+        rd = Signal(lb + 1)                      # stream position of the oldest byte, mod 2W
         level = Signal(range(2 * nb + 1))
         hold_end = Signal()                      # the queued bytes end a transfer
+        rd_lane, rd_word = rd[:lb], rd[lb]
+
+        def rotate(lanes, amount):
+            """``out[k] = lanes[(k + amount) mod W]``"""
+            arr = Array(lanes)
+            return [arr[(k + amount)[:lb]] for k in range(nb)]
 
         count = Signal(range(nb + 1))
-        if self._pack:
-            m.d.comb += [
-                self.o.valid.eq((level >= nb) | (hold_end & (level != 0))),
-                count.eq(Mux(level >= nb, nb, level)),
-                self.o.payload.last.eq(hold_end & (level <= nb)),
-            ]
-        else:
-            m.d.comb += [
-                self.o.valid.eq((self.want != 0) & (level >= self.want)),
-                count.eq(self.want),
-            ]
-        ring = Array(lanes)
-        out_bytes = [Mux(level > k, ring[(rd + k)[:pbits]], 0) for k in range(nb)]   # zero above level
-        m.d.comb += [self.o.payload.data.eq(Cat(*out_bytes)), self.o.payload.count.eq(count)]
-
         taken = self.o.valid & self.o.ready
         take = Signal(range(nb + 1))
         m.d.comb += take.eq(Mux(taken, count, 0))
         after = Signal(range(2 * nb + 1))
         m.d.comb += after.eq(level - take)
+        wr = Signal(lb + 1)                      # stream position of the next incoming byte
+        accept = self.i.valid & self.i.ready
 
         if self._pack:
-            open_ = ~hold_end | (taken & self.o.payload.last)
+            # rd is always at a word boundary: whole words leave, and after a transfer's
+            # last word the next transfer begins in the other word
+            m.d.comb += [
+                self.o.valid.eq((level >= nb) | (hold_end & (level != 0))),
+                count.eq(Mux(level >= nb, nb, level)),
+                self.o.payload.last.eq(hold_end & (level <= nb)),
+                self.o.payload.data.eq(Mux(rd_word, Cat(*words[1]), Cat(*words[0]))),
+                self.o.payload.count.eq(count),
+                wr.eq(Mux(hold_end, Cat(Const(0, lb), ~rd_word), rd + level)),
+                self.i.ready.eq((after <= nb) & (~hold_end | (taken & self.o.payload.last))),
+            ]
+            incoming = rotate([self.i.payload.data.word_select(k, 8) for k in range(nb)],
+                              self.offset - wr[:lb])
+            for h in range(2):
+                for j, lane in enumerate(words[h]):
+                    # the lane's distance from the first incoming byte, in stream order
+                    dist = Signal(lb + 1, name=f"w{h}_lane{j}_dist")
+                    m.d.comb += dist.eq(h * nb + j - wr)
+                    with m.If(accept & ~self.clear & (dist < self.i.payload.count)):
+                        m.d.sync += lane.eq(incoming[j])
+            with m.If(taken & self.o.payload.last):
+                m.d.sync += rd.eq(Cat(Const(0, lb), ~rd_word))
+            with m.Elif(taken):
+                m.d.sync += rd.eq(rd + nb)
         else:
-            open_ = ~hold_end
-        m.d.comb += self.i.ready.eq((after <= nb) & open_)
-        accept = self.i.valid & self.i.ready
-        wr = Signal(pbits)                       # lane the first incoming byte lands in
-        m.d.comb += wr.eq((rd + level)[:pbits])
-        src_base = Signal(pbits)                 # the lane input byte 0 would land in
-        m.d.comb += src_base.eq((wr - self.offset)[:pbits])
-        incoming = Array(self.i.payload.data.word_select(k, 8) for k in range(nb))
-        for j, lane in enumerate(lanes):
-            index = Signal(pbits, name=f"lane{j}_index")
-            m.d.comb += index.eq((j - wr)[:pbits])
-            with m.If(accept & ~self.clear & (index < self.i.payload.count)):
-                m.d.sync += lane.eq(incoming[(j - src_base)[:pbits - 1]])
+            # the input only ever writes whole words (wr is at a word boundary)
+            m.d.comb += [
+                self.o.valid.eq((self.want != 0) & (level >= self.want)),
+                count.eq(self.want),
+                self.o.payload.count.eq(count),
+                wr.eq(rd + level),
+                self.i.ready.eq((after <= nb) & ~hold_end),
+            ]
+            for h in range(2):
+                with m.If(accept & ~self.clear & (wr[lb] == h)):
+                    m.d.sync += Cat(*words[h]).eq(self.i.payload.data)
+            # the next W bytes at their own lanes (lanes below rd's are in the other word),
+            # rotated so that byte rd lands at lane `offset`
+            ahead = [Mux(j >= rd_lane, Mux(rd_word, words[1][j], words[0][j]),
+                         Mux(rd_word, words[0][j], words[1][j])) for j in range(nb)]
+            placed = rotate(ahead, rd_lane - self.offset)
+            m.d.comb += self.o.payload.data.eq(Cat(*placed) & Cat(
+                Mux((k >= self.offset) & (k < self.offset + self.want), 0xFF, 0) for k in range(nb)))
+            with m.If(taken):
+                m.d.sync += rd.eq(rd + take)
 
         with m.If(self.clear):
             m.d.sync += [rd.eq(0), level.eq(0), hold_end.eq(0)]
         with m.Else():
-            m.d.sync += [
-                rd.eq((rd + take)[:pbits]),
-                level.eq(after + Mux(accept, self.i.payload.count, 0)),
-            ]
+            m.d.sync += level.eq(after + Mux(accept, self.i.payload.count, 0))
             with m.If(accept & self.i.payload.last):
                 m.d.sync += hold_end.eq(1)
             if self._pack:

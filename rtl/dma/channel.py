@@ -228,7 +228,34 @@ class Channel(wiring.Component):
             m.d.sync += [fetch_ptr.eq((fetch_ptr + fetch_count) & mask), fetch_ok.eq(0)]
 
         # -- decode and validate ----------------------------------------------------------------
-        rec = ring.o.payload
+        def too_wide(v):
+            return (v >> aw) != 0 if aw < 64 else Const(0)
+
+        def check(record):
+            """The descriptor's own faults (its fetch failed, or it is malformed)."""
+            d = data.View(layout(Descriptor), record.data)
+            c = d.control
+            copy, fill, many = c.opcode == Opcode.COPY, c.opcode == Opcode.FILL, c.ndim >= 2
+            nd_, sg_ = d.params.nd_params, d.params.sg_params
+            return record.error | (
+                ~(copy | fill) | (c.rsvd != 0) | (d.length == 0) |
+                (fill & c.src_sgl) |
+                (many & (c.src_sgl | c.dst_sgl)) |
+                (many & (nd_.count0 == 0)) | ((c.ndim == 3) & (nd_.count1 == 0)) |
+                ((c.src_sgl | c.dst_sgl) & (sg_.rsvd != 0)) |
+                (copy & c.src_sgl & ((sg_.src_count == 0) | (d.src[:4] != 0))) |
+                (c.dst_sgl & ((sg_.dst_count == 0) | (d.dst[:4] != 0))) |
+                (copy & too_wide(d.src)) | too_wide(d.dst))
+
+        # the descriptor being decoded sits in a register with its validation verdict
+        # (computed on the way in), so emitting it is a few gates from registers
+        rec = Signal.like(ring.o.payload)
+        rec_valid = Signal()
+        bad = Signal()
+        emit = Signal()
+        m.d.comb += ring.o.ready.eq(~rec_valid | emit)
+        with m.If(ring.o.ready):
+            m.d.sync += [rec_valid.eq(ring.o.valid), rec.eq(ring.o.payload), bad.eq(check(ring.o.payload))]
         desc = data.View(layout(Descriptor), rec.data)
         ctl = desc.control
         nd_p, sg_p = desc.params.nd_params, desc.params.sg_params
@@ -237,20 +264,6 @@ class Channel(wiring.Component):
         nd = ctl.ndim >= 2
         src_sgl = ctl.src_sgl & is_copy
         dst_sgl = ctl.dst_sgl
-
-        def too_wide(v):
-            return (v >> aw) != 0 if aw < 64 else Const(0)
-
-        invalid = (
-            ~(is_copy | is_fill) | (ctl.rsvd != 0) | (desc.length == 0) |
-            (is_fill & ctl.src_sgl) |
-            (nd & (ctl.src_sgl | ctl.dst_sgl)) |
-            (nd & (nd_p.count0 == 0)) | ((ctl.ndim == 3) & (nd_p.count1 == 0)) |
-            ((ctl.src_sgl | ctl.dst_sgl) & (sg_p.rsvd != 0)) |
-            (src_sgl & ((sg_p.src_count == 0) | (desc.src[:4] != 0))) |
-            (dst_sgl & ((sg_p.dst_count == 0) | (desc.dst[:4] != 0))) |
-            (is_copy & too_wide(desc.src)) | too_wide(desc.dst)
-        )
 
         def side(gen, addr, sgl, count, stride0, stride1):
             m.d.comb += [
@@ -310,22 +323,20 @@ class Channel(wiring.Component):
         poison = Signal()
         code = Signal(4)
         paddr = Signal(aw)
-        with m.If(rec.error):
-            m.d.comb += [poison.eq(1), code.eq(ErrorCode.DESC_ERR), paddr.eq(rec.addr)]
-        with m.Elif(invalid):
-            m.d.comb += [poison.eq(1), code.eq(ErrorCode.INVALID), paddr.eq(rec.addr)]
+        with m.If(bad):
+            m.d.comb += [poison.eq(1), code.eq(Mux(rec.error, ErrorCode.DESC_ERR, ErrorCode.INVALID)),
+                         paddr.eq(rec.addr)]
         with m.Elif(scan_done & scan_bad):
             m.d.comb += [poison.eq(1), code.eq(Mux(scan_err, ErrorCode.SGL_ERR, ErrorCode.INVALID)),
                          paddr.eq(scan_addr)]
         m.d.comb += [wc.poison.eq(poison), wc.code.eq(code), wc.addr.eq(paddr)]
-        ready_to_emit = ring.o.valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
+        ready_to_emit = rec_valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
             (poison | ~need_scan | scan_done)
-        with m.If(ring.o.valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):
+        with m.If(rec_valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):
             m.d.sync += [scanning.eq(1), scan_dst.eq(~src_sgl), scan_bad.eq(0), scan_err.eq(0)]
         need_read = is_copy & ~poison
-        emit = ready_to_emit & wcmd_q.i.ready & (rcmd_q.i.ready | ~need_read)
-        m.d.comb += [wcmd_q.i.valid.eq(emit), rcmd_q.i.valid.eq(emit & need_read),
-                     ring.o.ready.eq(emit)]
+        m.d.comb += [emit.eq(ready_to_emit & wcmd_q.i.ready & (rcmd_q.i.ready | ~need_read)),
+                     wcmd_q.i.valid.eq(emit), rcmd_q.i.valid.eq(emit & need_read)]
         with m.If(emit):
             m.d.sync += [seq.eq(seq + 1), scan_done.eq(0)]
             with m.If(poison):
@@ -469,9 +480,9 @@ class Channel(wiring.Component):
                     m.d.sync += mode.eq(_Mode.RUN)
         with m.If(dp_reset):
             m.d.sync += [seq.eq(0), done_count.eq(0), dead.eq(0), scanning.eq(0), scan_done.eq(0),
-                         scan_issued.eq(0)]
+                         scan_issued.eq(0), rec_valid.eq(0)]
 
-        quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid
+        quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid & ~rec_valid
         busy = ~quiet | (regs.control.enable & (head != tail))
         m.d.comb += self.busy.eq(busy | (pending != 0))
         with m.If(mode == _Mode.HALTED):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
-from .bytes import ByteQueue, Chunk, byte_mask
+from .bytes import ByteQueue, Chunk
 from .common import SEQ_BITS, Queue, issue_gate, later_or_same, manager_signature
 from .reader import ErrorInfo
 
@@ -235,10 +235,11 @@ class Writer(wiring.Component):
         final = Signal()
         m.d.comb += [
             unpack.want.eq(Mux(cur_valid, count, 0)),
+            unpack.offset.eq(offset),
             bus.wvalid.eq(cur_valid & unpack.o.valid),
             unpack.o.ready.eq(cur_valid & bus.wready),
             # lanes without strobe carry zero: W stays stable while the queue fills behind it
-            bus.wdata.eq((unpack.o.payload.data & byte_mask(count, nb)) << (offset * 8)),
+            bus.wdata.eq(unpack.o.payload.data),
             bus.wstrb.eq(Cat(count > k for k in range(nb)) << offset),
             bus.wlast.eq(final),
         ]

@@ -70,7 +70,8 @@ def test_pack(data_width):
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])
 def test_unpack(data_width):
-    """Dense words in; words of the size the consumer asks for out; ``clear`` per transfer."""
+    """Dense words in; as many bytes as the consumer asks for, at the lanes it asks for, zero
+    elsewhere; ``clear`` per transfer."""
     r = random.Random(seed_from_env())
     nb = data_width // 8
     dut = ByteQueue(data_width=data_width, pack=False)
@@ -95,10 +96,15 @@ def test_unpack(data_width):
             left, out = len(x), b""
             while left:
                 want = min(r.randrange(1, nb + 1), left)
+                off = r.randrange(nb - want + 1)
                 ctx.set(dut.want, want)
+                ctx.set(dut.offset, off)
                 ctx.set(dut.o.ready, 1)
                 data, = await ctx.tick().sample(dut.o.payload.data).until(dut.o.valid)
-                out += int(data).to_bytes(nb, "little")[:want]
+                word = int(data).to_bytes(nb, "little")
+                assert word[:off] == bytes(off) and word[off + want:] == bytes(nb - off - want), \
+                    f"lanes outside {off}..{off + want - 1} must be zero: {word.hex()}"
+                out += word[off:off + want]
                 left -= want
                 ctx.set(dut.o.ready, 0)
                 ctx.set(dut.want, 0)
