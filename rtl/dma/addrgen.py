@@ -10,7 +10,7 @@ from ..formats import layout
 from ...sw.formats import SgEntry
 from ...sw.formats import ErrorCode
 from .burst import BurstSplitter, Fragment
-from .common import SEQ_BITS, later_or_same, manager_signature
+from .common import Tag, later_or_same, manager_signature
 from .fetch import RecordFetcher
 
 __all__ = ["Shape", "GenCommand", "AddressGenerator", "shaped_bursts"]
@@ -31,17 +31,17 @@ def GenCommand(addr_width):
         "count1": 32,
         "stride0": signed(32),
         "stride1": signed(32),
-        "seq": SEQ_BITS,
+        "tag": Tag(),
     })
 
 
 def Tagged(addr_width):
-    return data.StructLayout({"frag": Fragment(addr_width), "seq": SEQ_BITS})
+    return data.StructLayout({"frag": Fragment(addr_width), "tag": Tag()})
 
 
 class AddressGenerator(wiring.Component):
     """Turns one side of a descriptor into ``(addr, length)`` fragments, ``last`` on the final
-    one, each tagged with the descriptor's sequence number.
+    one, each tagged with the descriptor's :func:`~.common.Tag`.
 
     Contiguous: one fragment.  N-D: one fragment per row, one row per cycle.  SG list: the
     list is fetched in bursts (its own manager port ``bus``) and each entry becomes a
@@ -52,10 +52,10 @@ class AddressGenerator(wiring.Component):
     Members
     -------
     cmd : In(stream.Signature(GenCommand))
-    o : Out(stream.Signature({frag: Fragment, seq}))
-    bus : Out(AXI4Signature) — SG-list reads.
-    stop, user : In — see :class:`RecordFetcher`.
-    error : Out({valid, resp, invalid, addr, seq}) — sticky until reset.
+    o : Out(stream.Signature({frag: Fragment, tag}))
+    bus : Out(AXI4Signature) — SG-list reads, ``AxUSER`` = the command's channel.
+    stop : In — see :class:`RecordFetcher`.
+    error : Out({valid, resp, invalid, addr, tag}) — sticky until reset.
     """
 
     def __init__(self, *, addr_width=32, data_width=64, user_width=0, sg_buffer=8):
@@ -65,9 +65,8 @@ class AddressGenerator(wiring.Component):
             "o": Out(stream.Signature(Tagged(addr_width))),
             "bus": Out(manager_signature(addr_width, data_width, user_width)),
             "stop": In(1),
-            "user": In(max(user_width, 1)),
             "error": Out(data.StructLayout({"valid": 1, "resp": 2, "invalid": 1,
-                                            "addr": addr_width, "seq": SEQ_BITS})),
+                                            "addr": addr_width, "tag": Tag()})),
         })
 
     def elaborate(self, platform):
@@ -77,7 +76,7 @@ class AddressGenerator(wiring.Component):
             record_bytes=16, addr_width=aw, data_width=self._dw, user_width=self._uw,
             buffer_records=self._sgbuf, burst_records=self._sgbuf)
         wiring.connect(m, wiring.flipped(self.bus), fetch.bus)
-        m.d.comb += [fetch.stop.eq(self.stop), fetch.user.eq(self.user)]
+        m.d.comb += fetch.stop.eq(self.stop)
 
         cmd = Signal(GenCommand(aw))
         busy = Signal()
@@ -108,7 +107,9 @@ class AddressGenerator(wiring.Component):
                          last_row.eq(p.count0 == 1), last_plane.eq(p.count1 == 1)]
             m.d.comb += fetch.cmd.valid.eq(p.kind == Shape.SGL)
 
-        m.d.comb += self.o.payload.seq.eq(cmd.seq)
+        # (the fetcher takes a command once the previous one's bursts are out: the current
+        # command's channel is the requester of every burst it issues)
+        m.d.comb += [self.o.payload.tag.eq(cmd.tag), fetch.user.eq(cmd.tag.ch)]
         frag = self.o.payload.frag
         hs = self.o.valid & self.o.ready
         with m.Switch(cmd.kind):
@@ -143,7 +144,7 @@ class AddressGenerator(wiring.Component):
                         with m.If(~err.valid):
                             m.d.sync += [err.valid.eq(1), err.resp.eq(fetch.o.payload.resp),
                                          err.invalid.eq(~fetch.o.payload.error),
-                                         err.addr.eq(fetch.o.payload.addr), err.seq.eq(cmd.seq),
+                                         err.addr.eq(fetch.o.payload.addr), err.tag.eq(cmd.tag),
                                          busy.eq(0)]
                     with m.Else():
                         m.d.comb += [self.o.valid.eq(1), fetch.o.ready.eq(self.o.ready)]
@@ -159,29 +160,33 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     :class:`AddressGenerator` (SG lists through ``side.sg_bus``) feeding a
     :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
 
-    Returns ``(gen, split, held)``: ``held(seq)`` is true when requests of descriptor ``seq``
-    must be held back; each burst on ``split.o`` carries its descriptor's ``seq`` as ``tag``.
+    Returns ``(gen, split, held, tag_of)``: ``held(tag)`` is true when requests of that
+    descriptor must be held back; each burst on ``split.o`` carries its descriptor's
+    :func:`~.common.Tag` (``tag_of(burst)`` views it).
     An SG-list failure of the generator is reported in ``side.error`` (SGL_ERR for a bus
     error, INVALID for a list that changed after validation) unless an error is already there.
     """
-    def held(seq):
-        return side.stop | (side.halt & later_or_same(seq, side.halt_seq))
+    def held(tag):
+        return side.stop | (side.halt & later_or_same(tag.seq, side.halt_seq))
+
+    def tag_of(burst):
+        return data.View(Tag(), burst.tag)
 
     m.submodules.gen = gen = AddressGenerator(addr_width=addr_width, data_width=data_width,
                                               user_width=user_width)
     m.submodules.split = split = BurstSplitter(addr_width=addr_width, data_width=data_width,
-                                               max_beats=max_beats, tag_width=SEQ_BITS)
+                                               max_beats=max_beats, tag_width=Tag().size)
     wiring.connect(m, wiring.flipped(side.sg_bus), gen.bus)
     frag = gen.o.payload.frag
     m.d.comb += [
-        gen.user.eq(side.user), gen.stop.eq(held(gen.o.payload.seq)),
+        gen.stop.eq(held(gen.o.payload.tag)),
         split.i.payload.addr.eq(frag.addr), split.i.payload.length.eq(frag.length),
-        split.i.payload.last.eq(frag.last), split.i.payload.tag.eq(gen.o.payload.seq),
+        split.i.payload.last.eq(frag.last), split.i.payload.tag.eq(gen.o.payload.tag),
         split.i.valid.eq(gen.o.valid), gen.o.ready.eq(split.i.ready),
     ]
     err = side.error
     with m.If(gen.error.valid & ~err.valid):
         m.d.sync += [err.valid.eq(1),
                      err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
-                     err.addr.eq(gen.error.addr), err.seq.eq(gen.error.seq)]
-    return gen, split, held
+                     err.addr.eq(gen.error.addr), err.tag.eq(gen.error.tag)]
+    return gen, split, held, tag_of

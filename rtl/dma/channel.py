@@ -1,24 +1,25 @@
-"""One DMA channel: descriptor ring, decode, reader, stream operator, writer, completions."""
+"""One DMA channel: descriptor ring, decode and validation, completions, interrupts, errors.
+Its descriptors' bytes are moved by the :class:`~.mover.Mover` all channels share."""
 
 from amaranth.lib import enum
 
 from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, SgEntry, Status
 from ...sw.registers import CHANNEL, ChannelState
 from ..axi.interconnect import AXI4Interconnect
-from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
+from ..axi.slice import AXI4RegisterSlice
 from ..bus import Resp
 from ..formats import layout
 from ..regbank import block_signature
 from .addrgen import Shape
-from .common import SEQ_BITS, Queue, issue_gate, later_or_same
+from .common import SEQ_BITS, Queue, issue_gate
 from .fetch import RecordFetcher
-from .bytes import Chunk
-from .reader import ReadCommand, Reader
-from .writer import StreamOp, WriteCommand, Writer
+from .mover import MoverCommand
+from .reader import ErrorInfo
+from .writer import Done
 
 __all__ = ["Channel"]
 
@@ -27,45 +28,73 @@ COMPLETION_OFFSET = Descriptor.byte_offset("completion")
 
 class _Mode(enum.Enum, shape=3):
     RUN = 0
-    DRAIN_ERR = 1     # an error: let every earlier descriptor complete, then drain the bus
+    DRAIN_ERR = 1     # an error: let every earlier descriptor complete, then the mover's reset
     RECORD = 2        # write the failed descriptor's completion record
     HALTED = 3
-    DRAIN_RESET = 4   # soft reset: hold back every request, drain the bus
+    DRAIN_RESET = 4   # soft reset: hold back every request, drain, then the mover's reset
     FAILED = 5        # a completion record could not be written: drain, then halt
 
 
 class Channel(wiring.Component):
     """A DMA channel (see ``docs/registers.md`` for its registers and the descriptor format).
 
+    The channel fetches its ring, validates each descriptor (and sums its SG lists), hands
+    it to the shared :class:`~.mover.Mover` on ``cmd`` and writes its completion record
+    when the mover reports it ``done``, in ring order.
+
+    When the mover has to be reset (some channel's descriptor failed, or a channel is being
+    reset) every channel stops handing it work (``closing``), and each one says when it is
+    ``ready`` for the reset: its own fetches finished and, if its descriptor failed, every
+    earlier one of its descriptors completed.  At ``mover_reset`` a running channel rewinds:
+    it fetches again, from the first descriptor the mover had not finished, so descriptors
+    another channel's error cut short are moved again from the start.
+
     Members
     -------
-    bus : Out(AXI4Signature(id_width=4)) — the channel's manager port (ring, SG lists, data,
-        completion records), every request with ``AxUSER`` = ``device_id``.
+    bus : Out(AXI4Signature(id_width=3)) — the channel's own manager port (ring, SG lists
+        for validation, completion records), every request with ``AxUSER`` = ``device_id``.
+    cmd : Out(stream.Signature(MoverCommand)) — decoded descriptors for the mover.
+    done : In(stream.Signature(Done)) — the mover's completions of this channel's descriptors.
+    error : In(ErrorInfo) — the mover's error, when it is this channel's descriptor.
+    acked : In(32) — the mover's bytes acknowledged of its oldest unfinished descriptor.
+    done_count : Out(SEQ_BITS) — descriptors completed (the mover's fences wait on it).
+    closing : In(1) — the mover is about to be reset: hand it nothing, fetch nothing.
+    stop_req : Out(1) — this channel wants every mover request held back (soft reset, failed
+        completion record).
+    ready : Out(1) — this channel may see the mover reset now.
+    mover_reset : In(1) — the mover is being reset (a one-cycle pulse).
+    mover_idle : In(1) — the mover has nothing outstanding.
     regs : In(block signature of :data:`~sgdma.sw.registers.CHANNEL`) — from the register bank.
     irq : Out(1) — ``irq_status & irq_enable``.
     cycles : In(32) — the system cycle counter, for the doorbell/done timestamps.
     busy : Out(1) — work in flight, descriptors waiting, or an interrupt timeout running.
     """
 
-    def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, max_beats=256,
-                 buffer_beats=512, max_reads=64, max_writes=32, ring_buffer=16, ring_burst=4,
-                 register_slices=False):
+    def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, ring_buffer=16,
+                 ring_burst=4, register_slices=False):
         if data_width not in (32, 64, 128):
             raise ValueError(f"data_width must be 32, 64 or 128, not {data_width!r}")
-        if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
-            raise ValueError(f"max_beats must be a power of two in 1..256, not {max_beats!r}")
-        if not isinstance(device_id, int) or not 0 <= device_id < (1 << max(user_width, 1)):
-            raise ValueError(f"device_id must fit in user_width bits, not {device_id!r}")
+        if not isinstance(device_id, int) or not 0 <= device_id < min(16, 1 << max(user_width, 1)):
+            raise ValueError(f"device_id must be a channel number (0..15) that fits in user_width "
+                             f"bits, not {device_id!r}")
         self._id, self._aw, self._dw, self._uw = device_id, addr_width, data_width, user_width
-        self._max_beats, self._buf = max_beats, buffer_beats
-        self._max_reads, self._max_writes = max_reads, max_writes
         self._ring_buffer, self._ring_burst = ring_buffer, ring_burst
         self._slices = bool(register_slices)
-        self._xbar = AXI4Interconnect(managers=7, windows=[(0, 1 << addr_width)], addr_width=addr_width,
+        self._xbar = AXI4Interconnect(managers=3, windows=[(0, 1 << addr_width)], addr_width=addr_width,
                                       data_width=data_width, id_width=1, user_width=user_width,
-                                      max_outstanding=max(max_reads, max_writes, 8))
+                                      max_outstanding=8)
         super().__init__({
             "bus": Out(self._xbar.sub_signature),
+            "cmd": Out(stream.Signature(MoverCommand(addr_width))),
+            "done": In(stream.Signature(Done())),
+            "error": In(ErrorInfo(addr_width)),
+            "acked": In(32),
+            "done_count": Out(SEQ_BITS),
+            "closing": In(1),
+            "stop_req": Out(1),
+            "ready": Out(1),
+            "mover_reset": In(1),
+            "mover_idle": In(1),
             "regs": In(block_signature(CHANNEL)),
             "irq": Out(1),
             "busy": Out(1),
@@ -76,73 +105,43 @@ class Channel(wiring.Component):
         m = Module()
         aw, dw, nb = self._aw, self._dw, self._dw // 8
         regs = self.regs
-        dp_reset = Signal()      # resets the whole data path (after a drain)
         mode = Signal(_Mode)
         seq = Signal(SEQ_BITS)          # sequence number of the next descriptor to decode
-        done_count = Signal(SEQ_BITS)   # descriptors completed (their records acknowledged)
+        done_count = self.done_count    # descriptors completed (their records acknowledged)
+        wdone = Signal(SEQ_BITS)        # descriptors the mover finished (records may be pending)
+        # the ring fetch and SG-list validation restart at every mover reset, and when the
+        # channel restarts alone (`local_reset`)
+        local_reset = Signal()
+        restarting = Signal()
+        fe_reset = Signal()
+        m.d.comb += fe_reset.eq(self.mover_reset | local_reset)
 
-        def dp(name, comp):
-            m.submodules[name] = ResetInserter(dp_reset)(comp)
-            return comp
-
-        ring = dp("ring", RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
-                                        user_width=self._uw, buffer_records=self._ring_buffer,
-                                        burst_records=self._ring_burst))
-        scan = dp("scan", RecordFetcher(record_bytes=16, addr_width=aw, data_width=dw,
-                                        user_width=self._uw, buffer_records=8, burst_records=8))
-        reader = dp("reader", Reader(addr_width=aw, data_width=dw, user_width=self._uw,
-                                     max_beats=self._max_beats, buffer_beats=self._buf,
-                                     max_reads=self._max_reads))
-        writer = dp("writer", Writer(addr_width=aw, data_width=dw, user_width=self._uw,
-                                     max_beats=self._max_beats, max_writes=self._max_writes))
-        op = dp("op", StreamOp(data_width=dw))
-        rcmd_q = dp("rcmd_q", Queue(ReadCommand(aw), 2))
-        # the writer's commands wait for their data: a deep queue lets decode (and so the
-        # reader) run many descriptors ahead, which keeps the read channel busy with small ones;
-        # ~300 bits wide, it lives in block RAM
-        wcmd_q = dp("wcmd_q", Queue(WriteCommand(aw), 16, block=True))
+        ring = RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
+                             user_width=self._uw, buffer_records=self._ring_buffer,
+                             burst_records=self._ring_burst)
+        scan = RecordFetcher(record_bytes=16, addr_width=aw, data_width=dw, user_width=self._uw,
+                             buffer_records=8, burst_records=8)
+        m.submodules.ring = ResetInserter(fe_reset)(ring)
+        m.submodules.scan = ResetInserter(fe_reset)(scan)
         m.submodules.xbar = xbar = self._xbar
-        if self._slices:
-            # the byte stream through registers on both sides of the operator: the ready chain
-            # from the write channel through the byte queues ends at each of them.  A FILL runs
-            # until the writer ends the transfer, so what it put in the second slice beyond
-            # the end is dropped with the writer's queue.
-            stream_slice = dp("stream_slice", StreamRegisterSlice(Chunk(dw)))
-            wiring.connect(m, reader.o, stream_slice.i)
-            wiring.connect(m, stream_slice.o, op.i)
-            op_slice = dp("op_slice", StreamRegisterSlice(Chunk(dw), clear=True))
-            wiring.connect(m, op.o, op_slice.i)
-            wiring.connect(m, op_slice.o, writer.i)
-            m.d.comb += op_slice.clear.eq(writer.op_end)
-        else:
-            wiring.connect(m, reader.o, op.i)
-            wiring.connect(m, op.o, writer.i)
-        wiring.connect(m, writer.op_cmd, op.cmd)
-        wiring.connect(m, rcmd_q.o, reader.cmd)
-        wiring.connect(m, wcmd_q.o, writer.cmd)
-        m.d.comb += [reader.done_seq.eq(done_count), writer.done_seq.eq(done_count)]
-        m.d.comb += [op.end.eq(writer.op_end), writer.arrived.eq(reader.arrived),
-                     writer.xfers.eq(reader.xfers)]
         # the internal managers; with register slices each one's requests (and write data)
         # reach the channel's arbiter from registers
-        units = [ring.bus, scan.bus, reader.bus, reader.sg_bus, writer.bus, writer.sg_bus]
-        comp_bus = xbar.mgr[6]
+        comp_bus = xbar.mgr[2]
         if self._slices:
             m.submodules.comp_slice = comp_slice = AXI4RegisterSlice(self._xbar.mgr_signature,
                                                                      channels=("aw", "w"))
-            wiring.connect(m, comp_slice.m, xbar.mgr[6])
+            wiring.connect(m, comp_slice.m, xbar.mgr[2])
             comp_bus = comp_slice.s
-        for k, port in enumerate(units):
+        for k, port in enumerate([ring.bus, scan.bus]):
             if self._slices:
-                sl = AXI4RegisterSlice(self._xbar.mgr_signature,
-                                       channels=("aw", "w") if port is writer.bus else ("ar",))
+                sl = AXI4RegisterSlice(self._xbar.mgr_signature, channels=("ar",))
                 m.submodules[f"slice{k}"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
             wiring.connect(m, port, xbar.mgr[k])
         wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
         user = Const(self._id, max(self._uw, 1))
-        for u in (ring, scan, reader, writer):
+        for u in (ring, scan):
             m.d.comb += u.user.eq(user)
         m.d.comb += regs.device_id.id.eq(self._id)
 
@@ -173,36 +172,28 @@ class Channel(wiring.Component):
                      w_owed.eq(w_owed + aw_hs - w_end)]
         # ...and nothing offered to the arbiter (it stores nothing: whatever the port offers,
         # some manager offers; with register slices these valids are registers).  "Idle" is
-        # itself a register (a cycle late), so the drain decisions -- and the data path reset
-        # behind them -- start from registers.  A drain may act on it only once its mode
-        # has held for two cycles: by then every issue gate has seen `stop`/`halt`, and
-        # anything issued before is visible here.
+        # itself a register (a cycle late), so the drain decisions -- and the resets behind
+        # them -- start from registers.  A drain may act on it only once its mode has held
+        # for two cycles: by then every issue gate has seen `stop`/`halt`/`closing`, and
+        # anything issued before is visible here (and in the mover's `idle`).
         port_idle = Signal()
         staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
         m.d.sync += port_idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
         last_mode = Signal(_Mode)
+        last_closing = Signal()
         settled = Signal()
-        m.d.sync += [last_mode.eq(mode), settled.eq(mode == last_mode)]
-        drained = port_idle & settled & (mode == last_mode)
+        m.d.sync += [last_mode.eq(mode), last_closing.eq(self.closing),
+                     settled.eq((mode == last_mode) & (self.closing == last_closing))]
+        quiet_port = port_idle & settled & (mode == last_mode) & (self.closing == last_closing)
+        drained = quiet_port & self.mover_idle
 
-        # -- errors: the earliest failing descriptor halts the channel ------------------------
-        re, we = reader.error, writer.error
-        use_w = we.valid & (~re.valid | later_or_same(re.seq, we.seq))
-        # registered: the error reports reach the channel's control (and, through `halt`, every
-        # issue gate) one cycle after they are raised, so no path runs from a data-path error
-        # through the drain logic into the data path's reset
-        err = Signal.like(re)
-        m.d.sync += err.eq(Mux(use_w, we.as_value(), re.as_value()))
+        # -- errors: the mover reports the earliest failing descriptor --------------------------
+        err = self.error
         halt = err.valid
         stop_all = Signal()
         m.d.comb += stop_all.eq((mode == _Mode.DRAIN_RESET) | (mode == _Mode.FAILED))
-        # the data path sees the hold-back rule one cycle late (`err` and the `stop` register):
-        # a burst that was already being offered may still go, which is no different from one
-        # issued a cycle before the error arrived
-        for u in (reader, writer):
-            m.d.comb += [u.halt.eq(halt), u.halt_seq.eq(err.seq)]
-            m.d.sync += u.stop.eq(stop_all)
-        fetch_stop = halt | stop_all | (mode != _Mode.RUN)
+        m.d.comb += self.stop_req.eq(stop_all)
+        fetch_stop = halt | stop_all | (mode != _Mode.RUN) | self.closing
         m.d.comb += [ring.stop.eq(fetch_stop), scan.stop.eq(fetch_stop)]
 
         # -- ring fetch: never past the tail ----------------------------------------------------
@@ -217,10 +208,10 @@ class Channel(wiring.Component):
         fetch_ok = Signal()
         m.d.sync += [fetch_count.eq(Mux(avail < to_end, avail, to_end)),
                      fetch_addr.eq(ring_base + (fetch_ptr << 6)),
-                     fetch_ok.eq(mode == _Mode.RUN)]
+                     fetch_ok.eq((mode == _Mode.RUN) & ~self.mover_reset)]
         m.d.comb += [
-            ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & fetch_ok &
-                              (fetch_count != 0)),
+            ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & ~self.closing &
+                              fetch_ok & (fetch_count != 0)),
             ring.cmd.payload.addr.eq(fetch_addr),
             ring.cmd.payload.count.eq(fetch_count),
         ]
@@ -276,12 +267,13 @@ class Channel(wiring.Component):
                 gen.stride1.eq(stride1),
             ]
 
-        rc, wc = rcmd_q.i.payload, wcmd_q.i.payload
+        rc, wc = self.cmd.payload.rd, self.cmd.payload.wr
         side(rc.gen, desc.src, src_sgl, sg_p.src_count, nd_p.src_stride0, nd_p.src_stride1)
         side(wc.gen, desc.dst, dst_sgl, sg_p.dst_count, nd_p.dst_stride0, nd_p.dst_stride1)
         m.d.comb += [
-            rc.gen.seq.eq(seq), rc.fence.eq(ctl.fence),
-            wc.gen.seq.eq(seq), wc.fence.eq(ctl.fence), wc.irq.eq(ctl.irq),
+            rc.gen.tag.ch.eq(self._id), rc.gen.tag.lseq.eq(seq), rc.fence.eq(ctl.fence),
+            wc.gen.tag.ch.eq(self._id), wc.gen.tag.lseq.eq(seq), wc.fence.eq(ctl.fence),
+            wc.irq.eq(ctl.irq),
             wc.op.fill.eq(is_fill), wc.op.pattern.eq(desc.src),
         ]
 
@@ -331,12 +323,11 @@ class Channel(wiring.Component):
                          paddr.eq(scan_addr)]
         m.d.comb += [wc.poison.eq(poison), wc.code.eq(code), wc.addr.eq(paddr)]
         ready_to_emit = rec_valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
-            (poison | ~need_scan | scan_done)
+            ~self.closing & (poison | ~need_scan | scan_done)
         with m.If(rec_valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):
             m.d.sync += [scanning.eq(1), scan_dst.eq(~src_sgl), scan_bad.eq(0), scan_err.eq(0)]
-        need_read = is_copy & ~poison
-        m.d.comb += [emit.eq(ready_to_emit & wcmd_q.i.ready & (rcmd_q.i.ready | ~need_read)),
-                     wcmd_q.i.valid.eq(emit), rcmd_q.i.valid.eq(emit & need_read)]
+        m.d.comb += [self.cmd.valid.eq(ready_to_emit), self.cmd.payload.read.eq(is_copy & ~poison),
+                     emit.eq(self.cmd.valid & self.cmd.ready)]
         with m.If(emit):
             m.d.sync += [seq.eq(seq + 1), scan_done.eq(0)]
             with m.If(poison):
@@ -344,21 +335,26 @@ class Channel(wiring.Component):
 
         # -- completion records, in ring order, after their data is acknowledged ---------------
         comp_layout = data.StructLayout({"record": layout(Completion), "irq": 1, "error": 1})
-        # the completion writer's queue survives a data-path reset (it carries the failed
+        # the completion writer's queue survives a mover reset (it carries the failed
         # descriptor's record); a soft reset empties it
         comp_q = Queue(comp_layout, 2)
-        m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & drained)(comp_q)
+        m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & restarting)(comp_q)
         ctrl_rec = Signal(comp_layout)
         ctrl_push = Signal()
         with m.If(ctrl_push):
             m.d.comb += [comp_q.i.valid.eq(1), comp_q.i.payload.eq(ctrl_rec)]
         with m.Else():
-            d = writer.done.payload
-            m.d.comb += [comp_q.i.valid.eq(writer.done.valid), writer.done.ready.eq(comp_q.i.ready),
+            d = self.done.payload
+            m.d.comb += [comp_q.i.valid.eq(self.done.valid), self.done.ready.eq(comp_q.i.ready),
                          comp_q.i.payload.record.status.eq(Status.DONE),
                          comp_q.i.payload.record.bytes.eq(d.bytes),
                          comp_q.i.payload.irq.eq(d.irq)]
         comp_ptr = Signal(16)
+        # the mover's progress: the first descriptor it has not finished (where a rewind
+        # fetches again from)
+        wdone_ptr = Signal(16)
+        with m.If(self.done.valid & self.done.ready):
+            m.d.sync += [wdone.eq(wdone + 1), wdone_ptr.eq((wdone_ptr + 1) & mask)]
         cb_q = Queue(data.StructLayout({"irq": 1, "error": 1, "addr": aw}), 8)
         m.submodules.cb_q = cb_q
         w_busy = Signal()
@@ -430,9 +426,8 @@ class Channel(wiring.Component):
 
         # -- control ----------------------------------------------------------------------------
         def restart():
-            m.d.sync += [head.eq(tail), fetch_ptr.eq(tail), comp_ptr.eq(tail), seq.eq(0),
-                         done_count.eq(0), dead.eq(0), scanning.eq(0), scan_done.eq(0),
-                         scan_issued.eq(0)]
+            m.d.sync += [head.eq(tail), fetch_ptr.eq(tail), comp_ptr.eq(tail), wdone_ptr.eq(tail),
+                         seq.eq(0), done_count.eq(0), wdone.eq(0)]
 
         def latch(code, addr):
             m.d.sync += [regs.err_code.code.eq(code), regs.err_addr.addr.eq(addr),
@@ -441,7 +436,21 @@ class Channel(wiring.Component):
         # every descriptor before the failed one has completed (a register: the failed one
         # never completes, so once true this stays true until the reset)
         reached = Signal()
-        m.d.sync += reached.eq(done_count == err.seq)
+        m.d.sync += reached.eq(done_count == err.tag.lseq)
+        # a soft reset or a failed record of a channel with nothing in the mover restarts the
+        # channel alone (unless the mover is being reset anyway)
+        in_mover = seq != wdone
+        m.d.comb += self.stop_req.eq(stop_all & in_mover)
+        alone = ~in_mover & ~self.closing & quiet_port
+        with m.Switch(mode):
+            with m.Case(_Mode.RUN):
+                m.d.comb += self.ready.eq(quiet_port)
+            with m.Case(_Mode.DRAIN_ERR):
+                m.d.comb += self.ready.eq(reached & drained & comp_idle)
+            with m.Case(_Mode.DRAIN_RESET, _Mode.FAILED):
+                m.d.comb += self.ready.eq(quiet_port)
+            with m.Default():
+                m.d.comb += self.ready.eq(1)
         with m.Switch(mode):
             with m.Case(_Mode.RUN, _Mode.DRAIN_ERR):
                 with m.If(reset_req):
@@ -449,38 +458,42 @@ class Channel(wiring.Component):
                 with m.Elif(comp_fail):      # a completion record could not be written
                     m.d.sync += mode.eq(_Mode.FAILED)
                     latch(ErrorCode.COMPLETION_ERR, cb.addr)
+                with m.Elif((mode == _Mode.RUN) & self.mover_reset):
+                    # another channel's error or reset: fetch again what the mover dropped
+                    m.d.sync += [fetch_ptr.eq(wdone_ptr), seq.eq(wdone)]
                 with m.Elif((mode == _Mode.RUN) & halt):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
-                with m.Elif((mode == _Mode.DRAIN_ERR) & reached & drained & comp_idle):
+                with m.Elif((mode == _Mode.DRAIN_ERR) & self.mover_reset):
                     latch(err.code, err.addr)
-                    m.d.comb += [dp_reset.eq(1), ctrl_push.eq(1),
+                    m.d.comb += [ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),
                                  ctrl_rec.record.code.eq(err.code),
-                                 ctrl_rec.record.bytes.eq(writer.acked),
+                                 ctrl_rec.record.bytes.eq(self.acked),
                                  ctrl_rec.record.addr.eq(err.addr),
                                  ctrl_rec.error.eq(1)]
-                    m.d.sync += mode.eq(_Mode.RECORD)
+                    m.d.sync += [mode.eq(_Mode.RECORD), seq.eq(0), done_count.eq(0), wdone.eq(0)]
             with m.Case(_Mode.RECORD):
                 with m.If(comp_fail):    # the registers keep the original error
                     m.d.sync += mode.eq(_Mode.FAILED)
-                with m.Elif(comp_idle & drained):
+                with m.Elif(comp_idle & quiet_port):
                     m.d.comb += raise_error.eq(1)
                     m.d.sync += mode.eq(_Mode.HALTED)
             with m.Case(_Mode.FAILED):
-                with m.If(drained):
-                    m.d.comb += [dp_reset.eq(1), raise_error.eq(1)]
-                    m.d.sync += [mode.eq(_Mode.HALTED), comp_ptr.eq(head)]
+                with m.If(self.mover_reset | alone):
+                    m.d.comb += [local_reset.eq(alone), raise_error.eq(1)]
+                    m.d.sync += [mode.eq(_Mode.HALTED), comp_ptr.eq(head), seq.eq(0),
+                                 done_count.eq(0), wdone.eq(0)]
             with m.Case(_Mode.HALTED):
                 with m.If(reset_req):
                     m.d.sync += mode.eq(_Mode.DRAIN_RESET)
             with m.Case(_Mode.DRAIN_RESET):
-                with m.If(drained):
-                    m.d.comb += dp_reset.eq(1)
+                with m.If(self.mover_reset | alone):
+                    m.d.comb += [local_reset.eq(alone), restarting.eq(1)]
                     restart()
                     m.d.sync += mode.eq(_Mode.RUN)
-        with m.If(dp_reset):
-            m.d.sync += [seq.eq(0), done_count.eq(0), dead.eq(0), scanning.eq(0), scan_done.eq(0),
-                         scan_issued.eq(0), rec_valid.eq(0)]
+        with m.If(fe_reset):
+            m.d.sync += [dead.eq(0), scanning.eq(0), scan_done.eq(0), scan_issued.eq(0),
+                         rec_valid.eq(0), fetch_ok.eq(0)]
 
         quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid & ~rec_valid
         busy = ~quiet | (regs.control.enable & (head != tail))

@@ -7,9 +7,19 @@ from amaranth.lib.wiring import In, Out
 from ..axi.slice import skid
 from ..bus import AXI4Signature
 
-__all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS"]
+__all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
+           "CHANNEL_BITS", "Tag"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
+CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)
+
+
+def Tag():
+    """What every command, burst and report of the shared data mover carries about its
+    descriptor: ``seq``, the mover's own sequence number (the order descriptors entered it,
+    which is the order it moves them in); ``ch``, the channel (its device ID on the bus); and
+    ``lseq``, the descriptor's sequence number within its channel."""
+    return data.StructLayout({"seq": SEQ_BITS, "ch": CHANNEL_BITS, "lseq": SEQ_BITS})
 
 
 class _BlockFIFO(fifo.SyncFIFOBuffered):

@@ -1,21 +1,29 @@
-"""The DMA engine: channels sharing one AXI4 manager port, and their register bank."""
+"""The DMA engine: channels sharing one data mover and one AXI4 manager port, and their
+register bank."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.registers import ID_MAGIC, VERSION_MAJOR, VERSION_MINOR, register_map
-from ..axi.interconnect import AXI4Interconnect
+from ..axi.interconnect import AXI4Interconnect, _and_or
 from ..axi.slice import AXI4RegisterSlice
 from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
 from .channel import Channel
+from .mover import Mover
 
 __all__ = ["Engine"]
 
 
 class Engine(wiring.Component):
     """Scatter-gather DMA engine with ``channels`` descriptor-ring channels.
+
+    Each channel fetches, validates and completes its own descriptors; one
+    :class:`~.mover.Mover` moves the bytes of all of them, taking the channels' decoded
+    descriptors in round robin, one descriptor at a time.  When a descriptor fails (or a
+    channel is reset) the mover is reset once everything before it has finished, and the
+    other channels give it again what it had not finished (see :class:`~.channel.Channel`).
 
     Parameters
     ----------
@@ -27,17 +35,17 @@ class Engine(wiring.Component):
     max_beats : int
         Burst length cap (power of two, 1..256).
     buffer_beats : int
-        Read buffer per channel, in bus words (a power of two >= ``max_beats``; default four
+        The mover's read buffer, in bus words (a power of two >= ``max_beats``; default four
         bursts).
     max_reads, max_writes : int
-        Data bursts in flight per channel and direction.
+        Data bursts in flight per direction.
     user_width : int
         ``AxUSER`` width (device ID), >= bits needed for ``channels``.
     register_slices : bool
-        A register slice on each channel's internal managers (address and write data, before
-        the channel's arbiter), on each channel's port (before the engine's arbiter) and on
-        the engine's port (all five channels): no combinational path from a channel's address
-        arithmetic reaches an arbiter or the memory, at a few cycles of latency per
+        A register slice on each internal manager of the channels and the mover (address and
+        write data, before their arbiters), on each of their ports (before the engine's
+        arbiter) and on the engine's port (all five channels): no combinational path from
+        address arithmetic reaches an arbiter or the memory, at a few cycles of latency per
         transaction.  Boards need it
         (the SoC turns it on); the cycle benches of the bare engine run without.
 
@@ -45,7 +53,7 @@ class Engine(wiring.Component):
     -------
     csr : In(AXI4LiteSignature(addr_width=csr_addr_width, data_width=32)) — registers
         (``docs/registers.md``).
-    bus : Out(AXI4Signature(id_width=4 + log2(channels))) — memory.
+    bus : Out(AXI4Signature(id_width=3 + log2(channels + 1))) — memory.
     irq : Out(channels) — one interrupt line per channel.
     busy : Out(1) — some channel has work (a simulator may skip ahead while it is low).
     """
@@ -74,13 +82,17 @@ class Engine(wiring.Component):
         self._slices = bool(register_slices)
         self.regmap = register_map(channels)
         self._chan = [Channel(device_id=k, addr_width=addr_width, data_width=data_width,
-                              user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
-                              max_reads=max_reads, max_writes=max_writes,
-                              register_slices=register_slices) for k in range(channels)]
-        self._xbar = AXI4Interconnect(managers=channels, windows=[(0, 1 << addr_width)],
+                              user_width=user_width, register_slices=register_slices)
+                      for k in range(channels)]
+        self._mover = Mover(channels=channels, addr_width=addr_width, data_width=data_width,
+                            user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
+                            max_reads=max_reads, max_writes=max_writes,
+                            register_slices=register_slices)
+        id_width = self._chan[0].bus.signature.id_width
+        assert self._mover.bus.signature.id_width == id_width
+        self._xbar = AXI4Interconnect(managers=channels + 1, windows=[(0, 1 << addr_width)],
                                       addr_width=addr_width, data_width=data_width,
-                                      id_width=self._chan[0].bus.signature.id_width,
-                                      user_width=user_width,
+                                      id_width=id_width, user_width=user_width,
                                       max_outstanding=max(max_reads, max_writes, 8) * 2)
         self._bank = RegisterBank(self.regmap, addr_width=csr_addr_width)
         super().__init__({
@@ -102,19 +114,69 @@ class Engine(wiring.Component):
             wiring.connect(m, out.m, wiring.flipped(self.bus))
         else:
             wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
-        for k, ch in enumerate(self._chan):
+        # the mover is reset when every channel is ready for it (see Channel)
+        mover_reset = Signal()
+        mover, chans, n = self._mover, self._chan, self._n
+        m.submodules.mover = ResetInserter(mover_reset)(mover)
+        for k, ch in enumerate(chans):
             m.submodules[f"ch{k}"] = ch
+        names = [f"ch{k}" for k in range(n)] + ["mover"]
+        for k, port in enumerate([ch.bus for ch in chans] + [mover.bus]):
             if self._slices:
-                sl = AXI4RegisterSlice(ch.bus.signature, channels=("aw", "w", "ar"))
-                m.submodules[f"ch{k}_slice"] = sl
-                wiring.connect(m, ch.bus, sl.s)
-                wiring.connect(m, sl.m, xbar.mgr[k])
-            else:
-                wiring.connect(m, ch.bus, xbar.mgr[k])
+                sl = AXI4RegisterSlice(port.signature, channels=("aw", "w", "ar"))
+                m.submodules[f"{names[k]}_slice"] = sl
+                wiring.connect(m, port, sl.s)
+                port = sl.m
+            wiring.connect(m, port, xbar.mgr[k])
+        for k, ch in enumerate(chans):
             wiring.connect(m, bank.channel[k], ch.regs)
             m.d.comb += ch.cycles.eq(cycles)
-        m.d.comb += [self.irq.eq(Cat(ch.irq for ch in self._chan)),
-                     self.busy.eq(Cat(ch.busy for ch in self._chan).any())]
+        m.d.comb += [self.irq.eq(Cat(ch.irq for ch in chans)),
+                     self.busy.eq(Cat(ch.busy for ch in chans).any())]
+
+        # descriptors: round robin over the channels, one-hot (the lowest offering channel
+        # above the last one served, else the lowest offering one)
+        offers = Signal(n)
+        last = Signal(range(n))
+        m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
+        above = Signal(n)
+        m.d.comb += above.eq(offers & Cat(last < k for k in range(n)))
+        grant = Signal(n)
+        m.d.comb += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        width = len(mover.cmd.payload.as_value())
+        m.d.comb += [
+            mover.cmd.valid.eq(offers.any()),
+            mover.cmd.payload.eq(_and_or([(grant[k], ch.cmd.payload.as_value())
+                                          for k, ch in enumerate(chans)], width)),
+        ]
+        for k, ch in enumerate(chans):
+            m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)
+            with m.If(grant[k] & mover.cmd.ready):
+                m.d.sync += last.eq(k)
+
+        # completions and errors go to the descriptor's channel
+        done, err = mover.done, mover.error
+        for k, ch in enumerate(chans):
+            mine = done.payload.tag.ch == k
+            m.d.comb += [ch.done.valid.eq(done.valid & mine), ch.done.payload.eq(done.payload),
+                         ch.error.eq(err), ch.error.valid.eq(err.valid & (err.tag.ch == k)),
+                         ch.acked.eq(mover.acked), mover.done_seq[k].eq(ch.done_count)]
+        m.d.comb += done.ready.eq(Cat(ch.done.ready & (done.payload.tag.ch == k)
+                                      for k, ch in enumerate(chans)).any())
+
+        # the mover's reset: once an error is reported or a channel asks for it, no channel
+        # hands the mover anything (`closing`); when every channel is ready and the mover
+        # is idle, one reset pulse (a register: it fans out to the whole mover)
+        closing = Signal()
+        stop_req = Cat(ch.stop_req for ch in chans).any()
+        m.d.sync += closing.eq(err.valid | stop_req)
+        # a stop would keep an error's earlier descriptors from finishing: the error wins
+        m.d.comb += mover.stop.eq(stop_req & ~err.valid)
+        m.d.sync += mover_reset.eq(closing & Cat(ch.ready for ch in chans).all() & mover.idle &
+                                   ~mover_reset)
+        for ch in chans:
+            m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
+                         ch.mover_idle.eq(mover.idle)]
 
         sys = bank.system
         m.d.sync += cycles.eq(cycles + 1)

@@ -8,9 +8,9 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, idle_manager, issue_gate, manager_signature
+from .common import SEQ_BITS, Queue, Tag, idle_manager, issue_gate, later_or_same, manager_signature
 
-__all__ = ["Reader", "ReadCommand"]
+__all__ = ["Reader", "ReadCommand", "ErrorInfo", "DoneCounts"]
 
 
 def ReadCommand(addr_width):
@@ -18,8 +18,14 @@ def ReadCommand(addr_width):
 
 
 def ErrorInfo(addr_width):
-    """A sticky error report: ``code`` is an :class:`~sgdma.sw.formats.ErrorCode` value."""
-    return data.StructLayout({"valid": 1, "code": 4, "addr": addr_width, "seq": SEQ_BITS})
+    """A sticky error report: ``code`` is an :class:`~sgdma.sw.formats.ErrorCode` value,
+    ``tag`` the failing descriptor's :func:`~.common.Tag`."""
+    return data.StructLayout({"valid": 1, "code": 4, "addr": addr_width, "tag": Tag()})
+
+
+def DoneCounts(channels):
+    """Descriptors completed, per channel (what a FENCE waits for)."""
+    return data.ArrayLayout(SEQ_BITS, channels)
 
 
 class Reader(wiring.Component):
@@ -33,18 +39,23 @@ class Reader(wiring.Component):
     -------
     cmd : In(stream.Signature(ReadCommand))
     o : Out(stream.Signature(Chunk)) — full words, a transfer's remainder with ``last``.
-    bus : Out(AXI4Signature) — data reads; ``sg_bus`` — SG-list reads.
-    arrived : Out(32) — bytes received without error, cumulative (modular).
+    bus : Out(AXI4Signature) — data reads; ``sg_bus`` — SG-list reads; ``AxUSER`` = the
+        descriptor's channel.
+    arrived : Out(32) — bytes received without error, cumulative (modular): the bytes of
+        descriptors before the reported error, if any.
     xfers : Out(SEQ_BITS) — transfers whose every byte has been received without error.
-    done_seq : In(SEQ_BITS) — descriptors completed (a FENCE command waits until it is its own).
-    halt_seq, halt : In — with ``halt``, requests of descriptors at or after ``halt_seq`` are
-        held back (outstanding ones complete); ``stop`` holds back every request.
-    error : Out(ErrorInfo) — first read error (READ_SLVERR / READ_DECERR / SGL_ERR / INVALID).
+    done_seq : In(DoneCounts(channels)) — descriptors completed per channel (a FENCE command
+        waits until its channel's count is its own ``lseq``).
+    halt_seq, halt : In — with ``halt``, requests of descriptors at or after ``halt_seq`` (the
+        mover's order) are held back (outstanding ones complete); ``stop`` holds back every
+        request.
+    error : Out(ErrorInfo) — the earliest read error (READ_SLVERR / READ_DECERR / SGL_ERR /
+        INVALID).
 
     Throughput: one burst per cycle (single-beat bursts included), one beat per cycle.
     """
 
-    def __init__(self, *, addr_width=32, data_width=64, user_width=0, max_beats=256,
+    def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=0, max_beats=256,
                  buffer_beats=512, max_reads=64):
         if buffer_beats < max_beats:
             raise ValueError(f"buffer_beats ({buffer_beats}) must hold one whole burst ({max_beats})")
@@ -57,9 +68,8 @@ class Reader(wiring.Component):
             "sg_bus": Out(manager_signature(addr_width, data_width, user_width)),
             "arrived": Out(32),
             "xfers": Out(SEQ_BITS),
-            "done_seq": In(SEQ_BITS),
+            "done_seq": In(DoneCounts(channels)),
             "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
-            "user": In(max(user_width, 1)),
             "error": Out(ErrorInfo(addr_width)),
         })
 
@@ -70,27 +80,28 @@ class Reader(wiring.Component):
         bus = self.bus
         idle_manager(m, bus)
 
-        gen, split, held = shaped_bursts(m, self, addr_width=aw, data_width=dw, user_width=self._uw,
-                                         max_beats=self._max_beats)
+        gen, split, held, tag_of = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+                                                 user_width=self._uw, max_beats=self._max_beats)
 
-        # commands: a FENCE waits until every earlier descriptor has completed
-        fence_ok = ~self.cmd.payload.fence | (self.done_seq == self.cmd.payload.gen.seq)
+        # commands: a FENCE waits until every earlier descriptor of its channel has completed
+        ctag = self.cmd.payload.gen.tag
+        fence_ok = ~self.cmd.payload.fence | (self.done_seq[ctag.ch] == ctag.lseq)
         m.d.comb += [
             gen.cmd.payload.eq(self.cmd.payload.gen),
-            gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(self.cmd.payload.gen.seq)),
-            self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(self.cmd.payload.gen.seq)),
+            gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(ctag)),
+            self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(ctag)),
         ]
 
         # -- issue, with the buffer reserved for every beat ---------------------------------
         burst = split.o.payload
-        seq = burst.tag              # the descriptor of the burst being issued
-        info_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS})
+        tag = tag_of(burst)          # the descriptor of the burst being issued
+        info_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag()})
         m.submodules.info_q = info_q = Queue(info_layout, self._max_reads)
         used = Signal(range(self._buf + 1))
         pop = Signal()
         room = Signal()
         m.d.comb += room.eq(used + burst.len + 1 <= self._buf)
-        valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(seq), "ar")
+        valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(tag), "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),
             bus.arid.eq(0),
@@ -102,10 +113,10 @@ class Reader(wiring.Component):
             info_q.i.payload.addr.eq(burst.addr),
             info_q.i.payload.bytes.eq(burst.bytes),
             info_q.i.payload.last.eq(burst.last),
-            info_q.i.payload.seq.eq(seq),
+            info_q.i.payload.tag.eq(tag),
         ]
         if self._uw:
-            m.d.comb += bus.aruser.eq(self.user)
+            m.d.comb += bus.aruser.eq(tag.ch)
         m.d.sync += used.eq(used + Mux(bus.arvalid & bus.arready, burst.len + 1, 0) - pop)
 
         # -- receive: shape each beat (first-byte lane, byte count) ------------------------
@@ -136,13 +147,16 @@ class Reader(wiring.Component):
             m.d.sync += [first.eq(bus.rlast), rem.eq(cur_rem - count),
                          beat_addr.eq((cur_addr & ~(nb - 1)) + nb)]
             err = self.error
+            # the first error of the earliest failing descriptor wins; bytes of descriptors
+            # before it still count (they may arrive after an SG-list error of a later
+            # descriptor was reported)
             with m.If(bus.rresp != Resp.OKAY):
-                with m.If(~err.valid):
+                with m.If(~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)):
                     m.d.sync += [err.valid.eq(1),
                                  err.code.eq(Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR,
                                                      ErrorCode.READ_SLVERR)),
-                                 err.addr.eq(cur_addr), err.seq.eq(info.seq)]
-            with m.Elif(~err.valid):
+                                 err.addr.eq(cur_addr), err.tag.eq(info.tag)]
+            with m.Elif(~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)):
                 m.d.sync += self.arrived.eq(self.arrived + count)
                 with m.If(info.last & bus.rlast):
                     m.d.sync += self.xfers.eq(self.xfers + 1)

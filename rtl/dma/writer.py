@@ -8,8 +8,8 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, issue_gate, later_or_same, manager_signature
-from .reader import ErrorInfo
+from .common import SEQ_BITS, Queue, Tag, issue_gate, later_or_same, manager_signature
+from .reader import DoneCounts, ErrorInfo
 
 __all__ = ["Writer", "WriteCommand", "StreamOp", "OpCommand"]
 
@@ -31,7 +31,7 @@ def WriteCommand(addr_width):
 
 
 def Done():
-    return data.StructLayout({"seq": SEQ_BITS, "bytes": 32, "irq": 1})
+    return data.StructLayout({"tag": Tag(), "bytes": 32, "irq": 1})
 
 
 class StreamOp(wiring.Component):
@@ -105,7 +105,8 @@ class Writer(wiring.Component):
     -------
     cmd : In(stream.Signature(WriteCommand))
     i : In(stream.Signature(Chunk)); op_cmd : Out(stream OpCommand); op_end : Out(1)
-    bus : Out(AXI4Signature) — data writes; ``sg_bus`` — SG-list reads.
+    bus : Out(AXI4Signature) — data writes; ``sg_bus`` — SG-list reads; ``AxUSER`` = the
+        descriptor's channel.
     arrived, xfers : In — the reader's progress (bytes / whole transfers received).
     done : Out(stream.Signature(Done)) — descriptors whose data writes are all acknowledged.
     acked : Out(32) — bytes acknowledged so far of the oldest unfinished descriptor.
@@ -114,7 +115,8 @@ class Writer(wiring.Component):
         write response error.
     """
 
-    def __init__(self, *, addr_width=32, data_width=64, user_width=0, max_beats=256, max_writes=32):
+    def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=0, max_beats=256,
+                 max_writes=32):
         self._aw, self._dw, self._uw = addr_width, data_width, user_width
         self._max_beats, self._max_writes = max_beats, max_writes
         super().__init__({
@@ -127,9 +129,8 @@ class Writer(wiring.Component):
             "arrived": In(32), "xfers": In(SEQ_BITS),
             "done": Out(stream.Signature(Done())),
             "acked": Out(32),
-            "done_seq": In(SEQ_BITS),
+            "done_seq": In(DoneCounts(channels)),
             "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
-            "user": In(max(user_width, 1)),
             "error": Out(ErrorInfo(addr_width)),
         })
 
@@ -141,15 +142,15 @@ class Writer(wiring.Component):
         err = self.error
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
 
-        gen, split, held = shaped_bursts(m, self, addr_width=aw, data_width=dw, user_width=self._uw,
-                                         max_beats=self._max_beats)
+        gen, split, held, tag_of = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+                                                 user_width=self._uw, max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
         # per transfer: is it a FILL (its bytes need no reader), in issue order
         m.submodules.kind_q = kind_q = Queue(1, 4)
         c = self.cmd.payload
-        fence_ok = ~c.fence | (self.done_seq == c.gen.seq)
-        go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.seq) & ~err.valid
+        fence_ok = ~c.fence | (self.done_seq[c.gen.tag.ch] == c.gen.tag.lseq)
+        go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.tag) & ~err.valid
         m.submodules.op_q = op_q = Queue(OpCommand(), 4)
         wiring.connect(m, op_q.o, wiring.flipped(self.op_cmd))
         m.d.comb += [
@@ -167,11 +168,11 @@ class Writer(wiring.Component):
         # a poisoned descriptor is reported when it reaches the writer, i.e. after every
         # earlier descriptor has been handed to the data path
         with m.If(self.cmd.valid & c.poison & ~err.valid):
-            m.d.sync += [err.valid.eq(1), err.code.eq(c.code), err.addr.eq(c.addr), err.seq.eq(c.gen.seq)]
+            m.d.sync += [err.valid.eq(1), err.code.eq(c.code), err.addr.eq(c.addr), err.tag.eq(c.gen.tag)]
 
         # -- issue: only when the burst's bytes are all here ----------------------------------
         burst = split.o.payload
-        seq = burst.tag              # the descriptor of the burst being issued
+        tag = tag_of(burst)          # the descriptor of the burst being issued
         fill = kind_q.o.payload
         committed = Signal(32)
         wxfers = Signal(SEQ_BITS)
@@ -181,12 +182,12 @@ class Writer(wiring.Component):
         spare = Signal(signed(34))
         avail = fill | (self.xfers != wxfers) | (spare >= burst.bytes)
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
-        b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "seq": SEQ_BITS, "irq": 1})
+        b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag(), "irq": 1})
         m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
         m.submodules.b_q = b_q = Queue(b_layout, self._max_writes)
         m.submodules.done_q = done_q = Queue(Done(), self._max_writes)
         can = split.o.valid & kind_q.o.valid & avail & w_q.i.ready & b_q.i.ready & irq_q.o.valid
-        valid = issue_gate(m, can, bus.awready, held(seq), "aw")
+        valid = issue_gate(m, can, bus.awready, held(tag), "aw")
         aw_hs = Signal()
         m.d.comb += [
             bus.awvalid.eq(valid),
@@ -205,13 +206,13 @@ class Writer(wiring.Component):
             b_q.i.payload.addr.eq(burst.addr),
             b_q.i.payload.bytes.eq(burst.bytes),
             b_q.i.payload.last.eq(burst.last),
-            b_q.i.payload.seq.eq(seq),
+            b_q.i.payload.tag.eq(tag),
             b_q.i.payload.irq.eq(irq_q.o.payload),
             kind_q.o.ready.eq(aw_hs & burst.last),
             irq_q.o.ready.eq(aw_hs & burst.last),
         ]
         if self._uw:
-            m.d.comb += bus.awuser.eq(self.user)
+            m.d.comb += bus.awuser.eq(tag.ch)
         base = Signal(32)
         m.d.comb += base.eq(self.arrived - committed)
         m.d.sync += spare.eq(base - nb)
@@ -262,18 +263,18 @@ class Writer(wiring.Component):
         be = b_q.o.payload
         m.d.comb += [bus.bready.eq(1), b_q.o.ready.eq(bus.bvalid)]
         ok = bus.bresp == Resp.OKAY
-        m.d.comb += [done_q.i.payload.seq.eq(be.seq), done_q.i.payload.bytes.eq(self.acked + be.bytes),
+        m.d.comb += [done_q.i.payload.tag.eq(be.tag), done_q.i.payload.bytes.eq(self.acked + be.bytes),
                      done_q.i.payload.irq.eq(be.irq)]
         b_failed = Signal()     # after a failed write nothing later completes
         with m.If(bus.bvalid & ~b_failed):
             with m.If(ok):
                 m.d.sync += self.acked.eq(Mux(be.last, 0, self.acked + be.bytes))
                 m.d.comb += done_q.i.valid.eq(be.last)
-            with m.Elif(~err.valid | later_or_same(err.seq, be.seq)):
+            with m.Elif(~err.valid | later_or_same(err.tag.seq, be.tag.seq)):
                 m.d.sync += [b_failed.eq(1), err.valid.eq(1),
                              err.code.eq(Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR,
                                              ErrorCode.WRITE_SLVERR)),
-                             err.addr.eq(be.addr), err.seq.eq(be.seq)]
+                             err.addr.eq(be.addr), err.tag.eq(be.tag)]
             with m.Else():
                 m.d.sync += b_failed.eq(1)
         wiring.connect(m, done_q.o, wiring.flipped(self.done))

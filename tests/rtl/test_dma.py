@@ -12,7 +12,7 @@ from sgdma.sim import harness
 from sgdma.sim.tops import DmaSystem
 
 DIRECTED = ["smoke", "bus_errors", "invalid_descriptors", "reset_mid_transfer", "fence_and_order",
-            "coalescing", "pause_resume_wrap"]
+            "coalescing", "pause_resume_wrap", "errors_while_busy"]
 
 CONFIGS = {
     "64": dict(channels=4, data_width=64, mem_size=1 << 20, register_slices=True),

@@ -6,6 +6,7 @@ from sgdma.rtl.dma.bytes import ByteQueue
 from sgdma.rtl.dma.channel import Channel
 from sgdma.rtl.dma.engine import Engine
 from sgdma.rtl.dma.fetch import RecordFetcher
+from sgdma.rtl.dma.mover import Mover
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -14,6 +15,7 @@ from sgdma.rtl.dma.fetch import RecordFetcher
     (dict(user_width=1, channels=4), "user_width"),
     (dict(buffer_beats=100), "buffer_beats"), (dict(max_beats=16, buffer_beats=8), "buffer_beats"),
     (dict(max_reads=0), "max_reads"), (dict(max_writes=1000), "max_writes"),
+    (dict(max_beats=3), "max_beats"),
 ])
 def test_engine_arguments(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -22,7 +24,7 @@ def test_engine_arguments(kw, message):
 
 def test_part_arguments():
     with pytest.raises(ValueError, match="max_beats"):
-        Channel(max_beats=3)
+        Mover(max_beats=3)
     with pytest.raises(ValueError, match="device_id"):
         Channel(device_id=300, user_width=8)
     with pytest.raises(ValueError, match="record_bytes"):

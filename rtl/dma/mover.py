@@ -1,0 +1,160 @@
+"""The data mover the channels share: reader, stream operator, writer, in descriptor order."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..axi.interconnect import AXI4Interconnect
+from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
+from .bytes import Chunk
+from .common import SEQ_BITS, Queue, later_or_same
+from .reader import DoneCounts, ErrorInfo, ReadCommand, Reader
+from .writer import Done, StreamOp, WriteCommand, Writer
+
+__all__ = ["Mover", "MoverCommand"]
+
+
+def MoverCommand(addr_width):
+    """One descriptor, decoded: what to read (``read``: a COPY) and what to write.  The
+    channel fills ``tag.ch`` and ``tag.lseq`` of both halves; the mover numbers ``tag.seq``."""
+    return data.StructLayout({"read": 1, "rd": ReadCommand(addr_width), "wr": WriteCommand(addr_width)})
+
+
+class Mover(wiring.Component):
+    """Moves the bytes of the descriptors the channels hand it, one descriptor after the
+    other (reads run ahead of writes, bursts of consecutive descriptors overlap).
+
+    Every descriptor gets the mover's next sequence number (``tag.seq``).  An error stops
+    the descriptors from the failing one on (their requests are held back; outstanding ones
+    complete) and lets every earlier one -- of any channel -- finish; the channels then
+    reset the mover together (its reset input), and each channel gives it again what had
+    not finished (see :class:`~.channel.Channel`).
+
+    Members
+    -------
+    cmd : In(stream.Signature(MoverCommand))
+    done : Out(stream.Signature(Done)) — descriptors whose writes are all acknowledged, in order.
+    error : Out(ErrorInfo) — the earliest error, a register (sticky until reset).
+    acked : Out(32) — bytes acknowledged of the oldest unfinished descriptor.
+    done_seq : In(DoneCounts(channels)) — each channel's completed descriptors (fences).
+    stop : In(1) — hold back every request (seen a cycle later).
+    idle : Out(1) — nothing outstanding on the bus and no ``done`` waiting (a register).
+    bus : Out(AXI4Signature) — reads and writes, ``AxUSER`` = the descriptor's channel.
+    """
+
+    def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=8, max_beats=256,
+                 buffer_beats=512, max_reads=64, max_writes=32, register_slices=False):
+        if not isinstance(max_beats, int) or not 1 <= max_beats <= 256 or max_beats & (max_beats - 1):
+            raise ValueError(f"max_beats must be a power of two in 1..256, not {max_beats!r}")
+        self._n, self._aw, self._dw, self._uw = channels, addr_width, data_width, user_width
+        self._slices = bool(register_slices)
+        self._reader = Reader(channels=channels, addr_width=addr_width, data_width=data_width,
+                              user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
+                              max_reads=max_reads)
+        self._writer = Writer(channels=channels, addr_width=addr_width, data_width=data_width,
+                              user_width=user_width, max_beats=max_beats, max_writes=max_writes)
+        self._xbar = AXI4Interconnect(managers=4, windows=[(0, 1 << addr_width)], addr_width=addr_width,
+                                      data_width=data_width, id_width=1, user_width=user_width,
+                                      max_outstanding=max(max_reads, max_writes, 8))
+        super().__init__({
+            "cmd": In(stream.Signature(MoverCommand(addr_width))),
+            "done": Out(stream.Signature(Done())),
+            "error": Out(ErrorInfo(addr_width)),
+            "acked": Out(32),
+            "done_seq": In(DoneCounts(channels)),
+            "stop": In(1),
+            "idle": Out(1),
+            "bus": Out(self._xbar.sub_signature),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        dw = self._dw
+        m.submodules.reader = reader = self._reader
+        m.submodules.writer = writer = self._writer
+        m.submodules.op = op = StreamOp(data_width=dw)
+        m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2)
+        # the writer's commands wait for their data: a deep queue lets the reader run many
+        # descriptors ahead, which keeps the read channel busy with small ones; ~300 bits
+        # wide, it lives in block RAM
+        m.submodules.wcmd_q = wcmd_q = Queue(WriteCommand(self._aw), 16, block=True)
+        m.submodules.xbar = xbar = self._xbar
+
+        # -- commands: numbered in the order they enter ----------------------------------------
+        seq = Signal(SEQ_BITS)
+        c = self.cmd.payload
+        m.d.comb += [
+            self.cmd.ready.eq(wcmd_q.i.ready & (rcmd_q.i.ready | ~c.read)),
+            rcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready & c.read),
+            wcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready),
+            rcmd_q.i.payload.eq(c.rd), rcmd_q.i.payload.gen.tag.seq.eq(seq),
+            wcmd_q.i.payload.eq(c.wr), wcmd_q.i.payload.gen.tag.seq.eq(seq),
+        ]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += seq.eq(seq + 1)
+        wiring.connect(m, rcmd_q.o, reader.cmd)
+        wiring.connect(m, wcmd_q.o, writer.cmd)
+
+        # -- the byte stream ---------------------------------------------------------------------
+        if self._slices:
+            # through registers on both sides of the operator: the ready chain from the write
+            # channel through the byte queues ends at each of them.  A FILL runs until the
+            # writer ends the transfer, so what it put in the second slice beyond the end is
+            # dropped with the writer's queue.
+            m.submodules.stream_slice = stream_slice = StreamRegisterSlice(Chunk(dw))
+            wiring.connect(m, reader.o, stream_slice.i)
+            wiring.connect(m, stream_slice.o, op.i)
+            m.submodules.op_slice = op_slice = StreamRegisterSlice(Chunk(dw), clear=True)
+            wiring.connect(m, op.o, op_slice.i)
+            wiring.connect(m, op_slice.o, writer.i)
+            m.d.comb += op_slice.clear.eq(writer.op_end)
+        else:
+            wiring.connect(m, reader.o, op.i)
+            wiring.connect(m, op.o, writer.i)
+        wiring.connect(m, writer.op_cmd, op.cmd)
+        m.d.comb += [op.end.eq(writer.op_end), writer.arrived.eq(reader.arrived),
+                     writer.xfers.eq(reader.xfers), reader.done_seq.eq(self.done_seq),
+                     writer.done_seq.eq(self.done_seq), self.acked.eq(writer.acked)]
+        wiring.connect(m, writer.done, wiring.flipped(self.done))
+
+        # -- the bus: with register slices each unit's requests (and write data) reach the
+        # arbiter from registers
+        for k, port in enumerate([reader.bus, reader.sg_bus, writer.bus, writer.sg_bus]):
+            if self._slices:
+                sl = AXI4RegisterSlice(xbar.mgr_signature,
+                                       channels=("aw", "w") if port is writer.bus else ("ar",))
+                m.submodules[f"slice{k}"] = sl
+                wiring.connect(m, port, sl.s)
+                port = sl.m
+            wiring.connect(m, port, xbar.mgr[k])
+        wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+
+        # -- errors: the earliest failing descriptor -------------------------------------------
+        re, we = reader.error, writer.error
+        use_w = we.valid & (~re.valid | later_or_same(re.tag.seq, we.tag.seq))
+        # registered: the error reports reach the channels' control (and, through `halt`,
+        # every issue gate) one cycle after they are raised
+        err = self.error
+        m.d.sync += err.eq(Mux(use_w, we.as_value(), re.as_value()))
+        # the hold-back rule one cycle late (`err` and the `stop` register): a burst that was
+        # already being offered may still go, which is no different from one issued a cycle
+        # before the error arrived
+        for u in (reader, writer):
+            m.d.comb += [u.halt.eq(err.valid), u.halt_seq.eq(err.tag.seq)]
+            m.d.sync += u.stop.eq(self.stop)
+
+        # -- idle: nothing outstanding, nothing offered to the arbiter (with register slices
+        # these valids are registers), no completion waiting to be taken
+        port = self.bus
+        reads = Signal(range(1024))
+        writes = Signal(range(1024))
+        w_owed = Signal(range(1024))
+        ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
+        r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
+        w_end = port.wvalid & port.wready & port.wlast
+        m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
+                     w_owed.eq(w_owed + aw_hs - w_end)]
+        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
+        m.d.sync += self.idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged &
+                                 ~self.done.valid)
+        return m
