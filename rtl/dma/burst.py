@@ -78,19 +78,18 @@ class BurstSplitter(wiring.Component):
         m = Module()
         wb, lane_bits = self._wb, (self._wb - 1).bit_length()
         max_bytes = self._max * wb
-        # stage A: the fragment being cut, with the distance to the next 4 KiB boundary and
-        # the room in a maximal burst kept in registers (set on entry, stepped per burst), so
+        # stage A: the fragment being cut, with the distance to the next 4 KiB boundary, the
+        # room in a maximal burst and the smaller of the two (`cap`, the size of a burst that
+        # does not end the fragment) kept in registers (set on entry, stepped per burst), so
         # a burst's size is one compare away from registers
         a = Signal(Fragment(self._aw, self._tw))
         a_valid = Signal()
         to_4k = Signal(range(4097))
-        room = Signal(range(max_bytes + 1))
-        offset = Signal(lane_bits)
         cap = Signal(13)
+        offset = Signal(lane_bits)
         final = Signal()
         m.d.comb += [
             offset.eq(a.addr[:lane_bits]),
-            cap.eq(Mux(to_4k < room, to_4k, room)),
             final.eq((a.length >> 13 == 0) & (a.length[:13] <= cap)),
         ]
         # beats - 1 = (offset + bytes - 1) / wb, for both candidate sizes at once
@@ -111,9 +110,12 @@ class BurstSplitter(wiring.Component):
              self.o.payload.as_value())
         step = a_valid & b_ready
         with m.If(step):
-            # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it)
-            m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(a.length - cap),
-                         to_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap)), room.eq(max_bytes)]
+            # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it;
+            # the next burst starts at a word boundary, so its room is a whole maximal burst)
+            nxt_4k = Signal(range(4097))
+            m.d.comb += nxt_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap))
+            m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(a.length - cap), to_4k.eq(nxt_4k),
+                         cap.eq(Mux(nxt_4k < max_bytes, nxt_4k, max_bytes))]
         # fragments enter through a skid buffer (``i.ready`` is a register), then A takes one
         # when it is empty or cuts its final burst; an empty one is dropped
         nxt_valid, nxt_ready = Signal(), Signal()
@@ -124,6 +126,8 @@ class BurstSplitter(wiring.Component):
         with m.If(nxt_ready):
             m.d.sync += a_valid.eq(nxt_valid & (nxt.length != 0))
             with m.If(nxt_valid):
-                m.d.sync += [a.eq(nxt), to_4k.eq(4096 - nxt.addr[:12]),
-                             room.eq(max_bytes - nxt.addr[:lane_bits])]
+                first_4k = 4096 - nxt.addr[:12]
+                first_room = max_bytes - nxt.addr[:lane_bits]
+                m.d.sync += [a.eq(nxt), to_4k.eq(first_4k),
+                             cap.eq(Mux(first_4k < first_room, first_4k, first_room))]
         return m
