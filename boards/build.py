@@ -100,8 +100,12 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
     platform = _platform(spec)
     name = f"sgdma_{board}"
     try:
-        platform.build(top, name=name, build_dir=str(out), do_program=False,
-                       nextpnr_opts="--report report.json --timing-allow-fail",
+        # router2 on ECP5: router1 does not converge on the congested full SoC in the wasm
+        # build (tens of minutes with hundreds of overused wires); router2 routes it
+        opts = "--report report.json --timing-allow-fail"
+        if spec["family"] == "ecp5":
+            opts += " --router router2"
+        platform.build(top, name=name, build_dir=str(out), do_program=False, nextpnr_opts=opts,
                        verbose=not quiet)
     except Exception as exc:
         # say why: nextpnr's errors and its utilisation table (a design too big for the part)
