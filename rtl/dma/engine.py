@@ -123,7 +123,9 @@ class Engine(wiring.Component):
         names = [f"ch{k}" for k in range(n)] + ["mover"]
         for k, port in enumerate([ch.bus for ch in chans] + [mover.bus]):
             if self._slices:
-                sl = AXI4RegisterSlice(port.signature, channels=("aw", "w", "ar"))
+                # all five channels: responses reach each channel and the mover from
+                # registers too (a B fans out to a channel's completion logic)
+                sl = AXI4RegisterSlice(port.signature)
                 m.submodules[f"{names[k]}_slice"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
