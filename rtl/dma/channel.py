@@ -3,7 +3,7 @@ Its descriptors' bytes are moved by the :class:`~.mover.Mover` all channels shar
 
 from amaranth.lib import enum
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +15,7 @@ from ..bus import Resp
 from ..formats import layout
 from ..regbank import block_signature
 from .addrgen import Shape
-from .common import SEQ_BITS, Queue, issue_gate
+from .common import SEQ_BITS, Queue, issue_gate, quiet_port
 from .fetch import RecordFetcher
 from .mover import MoverCommand
 from .reader import ErrorInfo
@@ -160,32 +160,20 @@ class Channel(wiring.Component):
 
         reset_req = regs.control.w_stb & regs.control.reset
 
-        # -- bus accounting: what is still outstanding on the channel's port ------------------
-        port = self.bus
-        reads = Signal(range(1024))
-        writes = Signal(range(1024))
-        w_owed = Signal(range(1024))
-        ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
-        r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
-        w_end = port.wvalid & port.wready & port.wlast
-        m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
-                     w_owed.eq(w_owed + aw_hs - w_end)]
-        # ...and nothing offered to the arbiter (it stores nothing: whatever the port offers,
-        # some manager offers; with register slices these valids are registers).  "Idle" is
-        # itself a register (a cycle late), so the drain decisions -- and the resets behind
-        # them -- start from registers.  A drain may act on it only once its mode has held
-        # for two cycles: by then every issue gate has seen `stop`/`halt`/`closing`, and
-        # anything issued before is visible here (and in the mover's `idle`).
-        port_idle = Signal()
-        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
-        m.d.sync += port_idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
+        # -- bus accounting: nothing outstanding on the channel's port, nothing offered (with
+        # register slices these valids are registers).  "Idle" is itself a register (a cycle
+        # late), so the drain decisions -- and the resets behind them -- start from registers.
+        # A drain may act on it only once its mode has held for two cycles: by then every
+        # issue gate has seen `stop`/`halt`/`closing`, and anything issued before is visible
+        # here (and in the mover's `idle`).
+        port_idle = quiet_port(m, self.bus, xbar.mgr)
         last_mode = Signal(_Mode)
         last_closing = Signal()
         settled = Signal()
         m.d.sync += [last_mode.eq(mode), last_closing.eq(self.closing),
                      settled.eq((mode == last_mode) & (self.closing == last_closing))]
-        quiet_port = port_idle & settled & (mode == last_mode) & (self.closing == last_closing)
-        drained = quiet_port & self.mover_idle
+        settled_idle = port_idle & settled & (mode == last_mode) & (self.closing == last_closing)
+        drained = settled_idle & self.mover_idle
 
         # -- errors: the mover reports the earliest failing descriptor --------------------------
         err = self.error
@@ -441,14 +429,14 @@ class Channel(wiring.Component):
         # channel alone (unless the mover is being reset anyway)
         in_mover = seq != wdone
         m.d.comb += self.stop_req.eq(stop_all & in_mover)
-        alone = ~in_mover & ~self.closing & quiet_port
+        alone = ~in_mover & ~self.closing & settled_idle
         with m.Switch(mode):
             with m.Case(_Mode.RUN):
-                m.d.comb += self.ready.eq(quiet_port)
+                m.d.comb += self.ready.eq(settled_idle)
             with m.Case(_Mode.DRAIN_ERR):
                 m.d.comb += self.ready.eq(reached & drained & comp_idle)
             with m.Case(_Mode.DRAIN_RESET, _Mode.FAILED):
-                m.d.comb += self.ready.eq(quiet_port)
+                m.d.comb += self.ready.eq(settled_idle)
             with m.Default():
                 m.d.comb += self.ready.eq(1)
         with m.Switch(mode):
@@ -475,7 +463,7 @@ class Channel(wiring.Component):
             with m.Case(_Mode.RECORD):
                 with m.If(comp_fail):    # the registers keep the original error
                     m.d.sync += mode.eq(_Mode.FAILED)
-                with m.Elif(comp_idle & quiet_port):
+                with m.Elif(comp_idle & settled_idle):
                     m.d.comb += raise_error.eq(1)
                     m.d.sync += mode.eq(_Mode.HALTED)
             with m.Case(_Mode.FAILED):

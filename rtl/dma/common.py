@@ -1,6 +1,6 @@
 """Small pieces shared by the DMA blocks."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,7 +8,7 @@ from ..axi.slice import skid
 from ..bus import AXI4Signature
 
 __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
-           "CHANNEL_BITS", "Tag"]
+           "CHANNEL_BITS", "Tag", "quiet_port"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)
@@ -89,6 +89,24 @@ def issue_gate(m, valid, ready, stop, name):
     m.d.comb += out.eq(valid & (~stop | presented))
     m.d.sync += presented.eq(out & ~ready)
     return out
+
+
+def quiet_port(m, port, managers):
+    """Nothing outstanding on ``port`` (reads, writes, write data owed) and no request offered
+    to the arbiter behind it by any of ``managers`` (it stores nothing: whatever the port
+    offers, some manager offers).  Returns the condition, registered (a cycle late)."""
+    reads = Signal(range(1024))
+    writes = Signal(range(1024))
+    w_owed = Signal(range(1024))
+    ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
+    r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
+    w_end = port.wvalid & port.wready & port.wlast
+    m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
+                 w_owed.eq(w_owed + aw_hs - w_end)]
+    staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in managers).any()
+    idle = Signal()
+    m.d.sync += idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
+    return idle
 
 
 def idle_manager(m, bus):

@@ -1,13 +1,13 @@
 """The data mover the channels share: reader, stream operator, writer, in descriptor order."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..axi.interconnect import AXI4Interconnect
 from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
 from .bytes import Chunk
-from .common import SEQ_BITS, Queue, later_or_same
+from .common import SEQ_BITS, Queue, later_or_same, quiet_port
 from .reader import DoneCounts, ErrorInfo, ReadCommand, Reader
 from .writer import Done, StreamOp, WriteCommand, Writer
 
@@ -38,7 +38,7 @@ class Mover(wiring.Component):
     acked : Out(32) — bytes acknowledged of the oldest unfinished descriptor.
     done_seq : In(DoneCounts(channels)) — each channel's completed descriptors (fences).
     stop : In(1) — hold back every request (seen a cycle later).
-    idle : Out(1) — nothing outstanding on the bus and no ``done`` waiting (a register).
+    idle : Out(1) — nothing outstanding on the bus and no ``done`` waiting (from registers).
     bus : Out(AXI4Signature) — reads and writes, ``AxUSER`` = the descriptor's channel.
     """
 
@@ -143,18 +143,7 @@ class Mover(wiring.Component):
             m.d.comb += [u.halt.eq(err.valid), u.halt_seq.eq(err.tag.seq)]
             m.d.sync += u.stop.eq(self.stop)
 
-        # -- idle: nothing outstanding, nothing offered to the arbiter (with register slices
-        # these valids are registers), no completion waiting to be taken
-        port = self.bus
-        reads = Signal(range(1024))
-        writes = Signal(range(1024))
-        w_owed = Signal(range(1024))
-        ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
-        r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
-        w_end = port.wvalid & port.wready & port.wlast
-        m.d.sync += [reads.eq(reads + ar_hs - r_end), writes.eq(writes + aw_hs - b_hs),
-                     w_owed.eq(w_owed + aw_hs - w_end)]
-        staged = Cat(Cat(mgr.arvalid, mgr.awvalid) for mgr in xbar.mgr).any()
-        m.d.sync += self.idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged &
-                                 ~self.done.valid)
+        # -- idle: nothing outstanding or offered (with register slices these valids are
+        # registers), no completion waiting to be taken
+        m.d.comb += self.idle.eq(quiet_port(m, self.bus, xbar.mgr) & ~self.done.valid)
         return m
