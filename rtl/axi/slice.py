@@ -1,6 +1,6 @@
 """AXI4 register slice: a skid buffer on each chosen channel, so no combinational path crosses it."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,39 +11,25 @@ __all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid"]
 
 def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clear=None):
     """A two-entry skid buffer from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
-    o_payload): full throughput, one cycle from input to output, ``i_ready`` and ``o_valid``
-    from registers.  ``clear`` (optional) empties it, dropping a word taken in the same cycle.
-
-    It is a two-slot FIFO whose free slots load the input every cycle: the wide registers'
-    enables are their own slots' valid flags, so neither ``o_ready`` nor ``i_valid`` (often
-    the ends of long paths) fans out to every bit; the output is a 2:1 mux of registers."""
+    o_payload): full throughput, every output and ``i_ready`` driven by a register.
+    ``clear`` (optional) empties it, dropping a word taken in the same cycle."""
     width = len(i_payload)
-    slot = [Signal(width, name=f"{name}_slot{k}", reset_less=True) for k in range(2)]
-    full = [Signal(name=f"{name}_full{k}") for k in range(2)]
-    wr = Signal(name=f"{name}_wr")
-    rd = Signal(name=f"{name}_rd")
-    for k in range(2):
-        with m.If(~full[k]):
-            m.d.sync += slot[k].eq(i_payload)
-    m.d.comb += [
-        i_ready.eq(~Mux(wr, full[1], full[0])),
-        o_valid.eq(Mux(rd, full[1], full[0])),
-        o_payload.eq(Mux(rd, slot[1], slot[0])),
-    ]
-    take = i_valid & i_ready
-    give = o_valid & o_ready
-    for k in range(2):
-        with m.If(take & (wr == k)):
-            m.d.sync += full[k].eq(1)
-        with m.Elif(give & (rd == k)):
-            m.d.sync += full[k].eq(0)
-    with m.If(take):
-        m.d.sync += wr.eq(~wr)
-    with m.If(give):
-        m.d.sync += rd.eq(~rd)
+    out = Signal(width, name=f"{name}_out")
+    out_valid = Signal(name=f"{name}_out_valid")
+    spare = Signal(width, name=f"{name}_spare")
+    spare_valid = Signal(name=f"{name}_spare_valid")
+    m.d.comb += [i_ready.eq(~spare_valid), o_valid.eq(out_valid), o_payload.eq(out)]
+    take = i_valid & ~spare_valid
+    with m.If(o_ready | ~out_valid):
+        with m.If(spare_valid):
+            m.d.sync += [out.eq(spare), out_valid.eq(1), spare_valid.eq(0)]
+        with m.Else():
+            m.d.sync += [out.eq(i_payload), out_valid.eq(take)]
+    with m.Elif(take):
+        m.d.sync += [spare.eq(i_payload), spare_valid.eq(1)]
     if clear is not None:
         with m.If(clear):
-            m.d.sync += [full[0].eq(0), full[1].eq(0), wr.eq(0), rd.eq(0)]
+            m.d.sync += [out_valid.eq(0), spare_valid.eq(0)]
 
 
 class StreamRegisterSlice(wiring.Component):

@@ -115,18 +115,14 @@ class Channel(wiring.Component):
         restarting = Signal()
         fe_reset = Signal()
         m.d.comb += fe_reset.eq(self.mover_reset | local_reset)
-        # the fetchers see it a cycle later, from a register (it fans out to every one of
-        # their flip-flops); in that cycle they issue nothing and nothing is taken from them
-        fe_reset_r = Signal()
-        m.d.sync += fe_reset_r.eq(fe_reset)
 
         ring = RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
                              user_width=self._uw, buffer_records=self._ring_buffer,
                              burst_records=self._ring_burst)
         scan = RecordFetcher(record_bytes=16, addr_width=aw, data_width=dw, user_width=self._uw,
                              buffer_records=8, burst_records=8)
-        m.submodules.ring = ResetInserter(fe_reset_r)(ring)
-        m.submodules.scan = ResetInserter(fe_reset_r)(scan)
+        m.submodules.ring = ResetInserter(fe_reset)(ring)
+        m.submodules.scan = ResetInserter(fe_reset)(scan)
         m.submodules.xbar = xbar = self._xbar
         # the internal managers; with register slices each one's requests (and write data)
         # reach the channel's arbiter from registers
@@ -186,7 +182,7 @@ class Channel(wiring.Component):
         m.d.comb += stop_all.eq((mode == _Mode.DRAIN_RESET) | (mode == _Mode.FAILED))
         m.d.comb += self.stop_req.eq(stop_all)
         fetch_stop = halt | stop_all | (mode != _Mode.RUN) | self.closing
-        m.d.comb += [ring.stop.eq(fetch_stop | fe_reset_r), scan.stop.eq(fetch_stop | fe_reset_r)]
+        m.d.comb += [ring.stop.eq(fetch_stop), scan.stop.eq(fetch_stop)]
 
         # -- ring fetch: never past the tail ----------------------------------------------------
         fetch_ptr = Signal(16)
@@ -231,18 +227,14 @@ class Channel(wiring.Component):
                 (copy & too_wide(d.src)) | too_wide(d.dst))
 
         # the descriptor being decoded sits in a register with its validation verdict
-        # (computed on the way in), so emitting it is a few gates from registers.  It is
-        # loaded only when empty: the mover's accept clears it and fans out to no more than
-        # a few flags (a descriptor per two cycles is far above what the mover takes)
+        # (computed on the way in), so emitting it is a few gates from registers
         rec = Signal.like(ring.o.payload)
         rec_valid = Signal()
         bad = Signal()
         emit = Signal()
-        m.d.comb += ring.o.ready.eq(~rec_valid & ~fe_reset_r)
+        m.d.comb += ring.o.ready.eq(~rec_valid | emit)
         with m.If(ring.o.ready):
             m.d.sync += [rec_valid.eq(ring.o.valid), rec.eq(ring.o.payload), bad.eq(check(ring.o.payload))]
-        with m.If(emit):
-            m.d.sync += rec_valid.eq(0)
         desc = data.View(layout(Descriptor), rec.data)
         ctl = desc.control
         nd_p, sg_p = desc.params.nd_params, desc.params.sg_params
@@ -289,7 +281,7 @@ class Channel(wiring.Component):
                      scan.cmd.valid.eq(scanning & ~scan_issued)]
         with m.If(scan.cmd.valid & scan.cmd.ready):
             m.d.sync += [scan_issued.eq(1), scan_left.eq(scan.cmd.payload.count), scan_sum.eq(0)]
-        m.d.comb += scan.o.ready.eq(scanning & scan_issued & (scan_left != 0) & ~fe_reset_r)
+        m.d.comb += scan.o.ready.eq(scanning & scan_issued & (scan_left != 0))
         with m.If(scan.o.valid & scan.o.ready):
             m.d.sync += [scan_left.eq(scan_left - 1), scan_sum.eq(scan_sum + entry.len)]
             with m.If((scan.o.payload.error | (entry.len == 0) | (entry.flags != 0) |
@@ -318,14 +310,8 @@ class Channel(wiring.Component):
             m.d.comb += [poison.eq(1), code.eq(Mux(scan_err, ErrorCode.SGL_ERR, ErrorCode.INVALID)),
                          paddr.eq(scan_addr)]
         m.d.comb += [wc.poison.eq(poison), wc.code.eq(code), wc.addr.eq(paddr)]
-        # what may stop an offer from elsewhere (pause, the mode, the mover's error, closing)
-        # is registered here: an offer can outlive them by a cycle, which is no different
-        # from a descriptor handed over a cycle earlier (the mover holds it back, and its
-        # reset drops it)
-        may_emit = Signal()
-        m.d.sync += may_emit.eq(~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt &
-                                ~self.closing & ~fe_reset)
-        ready_to_emit = rec_valid & may_emit & (poison | ~need_scan | scan_done)
+        ready_to_emit = rec_valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
+            ~self.closing & (poison | ~need_scan | scan_done)
         with m.If(rec_valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):
             m.d.sync += [scanning.eq(1), scan_dst.eq(~src_sgl), scan_bad.eq(0), scan_err.eq(0)]
         m.d.comb += [self.cmd.valid.eq(ready_to_emit), self.cmd.payload.read.eq(is_copy & ~poison),
@@ -341,14 +327,10 @@ class Channel(wiring.Component):
         # descriptor's record); a soft reset empties it
         comp_q = Queue(comp_layout, 2)
         m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & restarting)(comp_q)
-        # the failed descriptor's record is built in a register at the mover's reset and
-        # queued from there (no decision of the control FSM reaches the queue's write port)
         ctrl_rec = Signal(comp_layout)
         ctrl_push = Signal()
         with m.If(ctrl_push):
             m.d.comb += [comp_q.i.valid.eq(1), comp_q.i.payload.eq(ctrl_rec)]
-            with m.If(comp_q.i.ready):
-                m.d.sync += ctrl_push.eq(0)
         with m.Else():
             d = self.done.payload
             m.d.comb += [comp_q.i.valid.eq(self.done.valid), self.done.ready.eq(comp_q.i.ready),
@@ -383,17 +365,14 @@ class Channel(wiring.Component):
         ]
         if self._uw:
             m.d.comb += [comp_bus.awuser.eq(user), comp_bus.aruser.eq(user)]
-        # the record register follows the queue's head while no record is being written, so
-        # its enable is a register, not the address handshake
-        with m.If(~w_busy):
-            m.d.sync += w_rec.eq(comp_q.o.payload.record)
         with m.If(c_aw):
-            m.d.sync += [w_busy.eq(1), w_beat.eq(0), comp_ptr.eq((comp_ptr + 1) & mask)]
+            m.d.sync += [w_busy.eq(1), w_beat.eq(0), w_rec.eq(comp_q.o.payload.record),
+                         comp_ptr.eq((comp_ptr + 1) & mask)]
         with m.If(comp_bus.wvalid & comp_bus.wready):
             m.d.sync += w_beat.eq(w_beat + 1)
             with m.If(comp_bus.wlast):
                 m.d.sync += w_busy.eq(0)
-        comp_idle = ~ctrl_push & ~comp_q.o.valid & ~cb_q.o.valid & ~w_busy
+        comp_idle = ~comp_q.o.valid & ~cb_q.o.valid & ~w_busy
 
         # responses: advance head, count, interrupt
         cb = cb_q.o.payload
@@ -436,7 +415,7 @@ class Channel(wiring.Component):
         # -- control ----------------------------------------------------------------------------
         def restart():
             m.d.sync += [head.eq(tail), fetch_ptr.eq(tail), comp_ptr.eq(tail), wdone_ptr.eq(tail),
-                         seq.eq(0), done_count.eq(0), wdone.eq(0), ctrl_push.eq(0)]
+                         seq.eq(0), done_count.eq(0), wdone.eq(0)]
 
         def latch(code, addr):
             m.d.sync += [regs.err_code.code.eq(code), regs.err_addr.addr.eq(addr),
@@ -474,7 +453,7 @@ class Channel(wiring.Component):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
                 with m.Elif((mode == _Mode.DRAIN_ERR) & self.mover_reset):
                     latch(err.code, err.addr)
-                    m.d.sync += [ctrl_push.eq(1),
+                    m.d.comb += [ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),
                                  ctrl_rec.record.code.eq(err.code),
                                  ctrl_rec.record.bytes.eq(self.acked),
@@ -483,7 +462,7 @@ class Channel(wiring.Component):
                     m.d.sync += [mode.eq(_Mode.RECORD), seq.eq(0), done_count.eq(0), wdone.eq(0)]
             with m.Case(_Mode.RECORD):
                 with m.If(comp_fail):    # the registers keep the original error
-                    m.d.sync += [mode.eq(_Mode.FAILED), ctrl_push.eq(0)]
+                    m.d.sync += mode.eq(_Mode.FAILED)
                 with m.Elif(comp_idle & settled_idle):
                     m.d.comb += raise_error.eq(1)
                     m.d.sync += mode.eq(_Mode.HALTED)

@@ -8,7 +8,7 @@ from ..axi.slice import skid
 from ..bus import AXI4Signature
 
 __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
-           "CHANNEL_BITS", "Tag", "quiet_port", "fence_clear"]
+           "CHANNEL_BITS", "Tag", "quiet_port"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)
@@ -79,19 +79,6 @@ class Queue(wiring.Component):
 def later_or_same(a, b):
     """``a`` is ``b`` or later in modular sequence-number order."""
     return (a - b)[SEQ_BITS - 1] == 0
-
-
-def fence_clear(m, cmd, done_seq):
-    """A command stream's head may go as far as its FENCE is concerned: no fence, or every
-    earlier descriptor of its channel has completed (``done_seq[ch] == lseq``).  The check is
-    a register, made the cycle the command is first offered, so a fenced command waits one
-    cycle more and no channel-indexed compare sits on the accept path.  That is exact: a
-    command holds still while offered, and its channel's count stops at its own ``lseq``
-    until it completes."""
-    head = cmd.payload.gen.tag
-    reached = Signal()
-    m.d.sync += reached.eq(cmd.valid & ~cmd.ready & (done_seq[head.ch] == head.lseq))
-    return ~cmd.payload.fence | reached
 
 
 def issue_gate(m, valid, ready, stop, name):

@@ -136,25 +136,25 @@ class Engine(wiring.Component):
         m.d.comb += [self.irq.eq(Cat(ch.irq for ch in chans)),
                      self.busy.eq(Cat(ch.busy for ch in chans).any())]
 
-        # descriptors: round robin over the channels.  The grant is a one-hot register, chosen
-        # again when its channel is served, or does not offer while another does (the lowest
-        # offering channel above it, else the lowest offering one): the command mux (hundreds
-        # of bits wide) and every channel's accept start from it
+        # descriptors: round robin over the channels, one-hot (the lowest offering channel
+        # above the last one served, else the lowest offering one)
         offers = Signal(n)
+        last = Signal(range(n))
         m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
-        grant = Signal(n)
         above = Signal(n)
-        m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
+        m.d.comb += above.eq(offers & Cat(last < k for k in range(n)))
+        grant = Signal(n)
+        m.d.comb += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
         width = len(mover.cmd.payload.as_value())
         m.d.comb += [
-            mover.cmd.valid.eq((grant & offers).any()),
+            mover.cmd.valid.eq(offers.any()),
             mover.cmd.payload.eq(_and_or([(grant[k], ch.cmd.payload.as_value())
                                           for k, ch in enumerate(chans)], width)),
         ]
-        with m.If((mover.cmd.valid & mover.cmd.ready) | (~mover.cmd.valid & offers.any())):
-            m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
         for k, ch in enumerate(chans):
             m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)
+            with m.If(grant[k] & mover.cmd.ready):
+                m.d.sync += last.eq(k)
 
         # completions and errors go to the descriptor's channel
         done, err = mover.done, mover.error

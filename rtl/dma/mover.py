@@ -73,7 +73,7 @@ class Mover(wiring.Component):
         m.submodules.reader = reader = self._reader
         m.submodules.writer = writer = self._writer
         m.submodules.op = op = StreamOp(data_width=dw)
-        m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2, buffered=True)
+        m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2)
         # the writer's commands wait for their data: a deep queue lets the reader run many
         # descriptors ahead, which keeps the read channel busy with small ones; ~300 bits
         # wide, it lives in block RAM
@@ -84,8 +84,7 @@ class Mover(wiring.Component):
         seq = Signal(SEQ_BITS)
         c = self.cmd.payload
         m.d.comb += [
-            # room in both queues (a FILL too): the accept does not wait for the payload
-            self.cmd.ready.eq(wcmd_q.i.ready & rcmd_q.i.ready),
+            self.cmd.ready.eq(wcmd_q.i.ready & (rcmd_q.i.ready | ~c.read)),
             rcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready & c.read),
             wcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready),
             rcmd_q.i.payload.eq(c.rd), rcmd_q.i.payload.gen.tag.seq.eq(seq),
@@ -116,14 +115,7 @@ class Mover(wiring.Component):
         m.d.comb += [op.end.eq(writer.op_end), writer.arrived.eq(reader.arrived),
                      writer.xfers.eq(reader.xfers), reader.done_seq.eq(self.done_seq),
                      writer.done_seq.eq(self.done_seq), self.acked.eq(writer.acked)]
-        if self._slices:
-            # completions reach the engine's demultiplexer (and every channel behind it) from
-            # registers, and its ready comes back to the writer's queue from a register
-            m.submodules.done_slice = done_slice = StreamRegisterSlice(Done())
-            wiring.connect(m, writer.done, done_slice.i)
-            wiring.connect(m, done_slice.o, wiring.flipped(self.done))
-        else:
-            wiring.connect(m, writer.done, wiring.flipped(self.done))
+        wiring.connect(m, writer.done, wiring.flipped(self.done))
 
         # -- the bus: with register slices each unit's requests (and write data) reach the
         # arbiter from registers
@@ -153,5 +145,5 @@ class Mover(wiring.Component):
 
         # -- idle: nothing outstanding or offered (with register slices these valids are
         # registers), no completion waiting to be taken
-        m.d.comb += self.idle.eq(quiet_port(m, self.bus, xbar.mgr) & ~writer.done.valid & ~self.done.valid)
+        m.d.comb += self.idle.eq(quiet_port(m, self.bus, xbar.mgr) & ~self.done.valid)
         return m

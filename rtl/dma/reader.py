@@ -8,8 +8,7 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import (SEQ_BITS, Queue, Tag, fence_clear, idle_manager, issue_gate, later_or_same,
-                     manager_signature)
+from .common import SEQ_BITS, Queue, Tag, idle_manager, issue_gate, later_or_same, manager_signature
 
 __all__ = ["Reader", "ReadCommand", "ErrorInfo", "DoneCounts"]
 
@@ -84,22 +83,20 @@ class Reader(wiring.Component):
         gen, split, held, tag_of = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
-        # commands: a FENCE waits until every earlier descriptor of its channel has completed.
-        # A held-back descriptor is taken all the same: the generator's SG reads and the
-        # bursts hold it back
-        fence_ok = fence_clear(m, self.cmd, self.done_seq)
+        # commands: a FENCE waits until every earlier descriptor of its channel has completed
+        ctag = self.cmd.payload.gen.tag
+        fence_ok = ~self.cmd.payload.fence | (self.done_seq[ctag.ch] == ctag.lseq)
         m.d.comb += [
             gen.cmd.payload.eq(self.cmd.payload.gen),
-            gen.cmd.valid.eq(self.cmd.valid & fence_ok),
-            self.cmd.ready.eq(gen.cmd.ready & fence_ok),
+            gen.cmd.valid.eq(self.cmd.valid & fence_ok & ~held(ctag)),
+            self.cmd.ready.eq(gen.cmd.ready & fence_ok & ~held(ctag)),
         ]
 
         # -- issue, with the buffer reserved for every beat ---------------------------------
         burst = split.o.payload
         tag = tag_of(burst)          # the descriptor of the burst being issued
         info_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag()})
-        # registered output: each beat's bookkeeping comes from a register
-        m.submodules.info_q = info_q = Queue(info_layout, self._max_reads, buffered=True)
+        m.submodules.info_q = info_q = Queue(info_layout, self._max_reads)
         used = Signal(range(self._buf + 1))
         pop = Signal()
         room = Signal()
@@ -136,9 +133,9 @@ class Reader(wiring.Component):
         m.d.comb += offset.eq(Mux(first, info.addr[:lane_bits], 0) if lane_bits else 0)
         count = Signal(range(nb + 1))
         m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
-        beat = bus.rvalid & bus.rready
+        beat = bus.rvalid    # rready is always 1
         m.d.comb += [
-            bus.rready.eq(info_q.o.valid),
+            bus.rready.eq(1),
             buf.i.valid.eq(beat),
             buf.i.payload.data.eq(bus.rdata),
             buf.i.payload.offset.eq(offset),

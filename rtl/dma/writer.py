@@ -8,7 +8,7 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, Tag, fence_clear, issue_gate, later_or_same, manager_signature
+from .common import SEQ_BITS, Queue, Tag, issue_gate, later_or_same, manager_signature
 from .reader import DoneCounts, ErrorInfo
 
 __all__ = ["Writer", "WriteCommand", "StreamOp", "OpCommand"]
@@ -149,10 +149,8 @@ class Writer(wiring.Component):
         # per transfer: is it a FILL (its bytes need no reader), in issue order
         m.submodules.kind_q = kind_q = Queue(1, 4)
         c = self.cmd.payload
-        fence_ok = fence_clear(m, self.cmd, self.done_seq)
-        # a held-back descriptor is taken all the same (its SG reads and bursts are held back):
-        # the accept is a few gates from registers
-        go = self.cmd.valid & ~c.poison & fence_ok & ~err.valid
+        fence_ok = ~c.fence | (self.done_seq[c.gen.tag.ch] == c.gen.tag.lseq)
+        go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.tag) & ~err.valid
         m.submodules.op_q = op_q = Queue(OpCommand(), 4)
         wiring.connect(m, op_q.o, wiring.flipped(self.op_cmd))
         m.d.comb += [
@@ -185,11 +183,8 @@ class Writer(wiring.Component):
         avail = fill | (self.xfers != wxfers) | (spare >= burst.bytes)
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag(), "irq": 1})
-        m.submodules.w_q = w_q = Queue(w_layout, self._max_writes, buffered=True)
-        # registered output: a B response's bookkeeping comes from a register, not through a
-        # LUT RAM read (the routed critical path of the full SoC ran from b_q's read pointer
-        # through the RAM and the B-error rule into the error register)
-        m.submodules.b_q = b_q = Queue(b_layout, self._max_writes, buffered=True)
+        m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
+        m.submodules.b_q = b_q = Queue(b_layout, self._max_writes)
         m.submodules.done_q = done_q = Queue(Done(), self._max_writes)
         can = split.o.valid & kind_q.o.valid & avail & w_q.i.ready & b_q.i.ready & irq_q.o.valid
         valid = issue_gate(m, can, bus.awready, held(tag), "aw")
@@ -264,14 +259,14 @@ class Writer(wiring.Component):
         # the transfer's last beat: drop what an operator produced beyond it
         m.d.comb += [unpack.clear.eq(w_hs & final & cur.xlast), self.op_end.eq(unpack.clear)]
 
-        # -- write responses (accepted whenever a burst is outstanding) ------------------------
+        # -- write responses (always accepted) -------------------------------------------------
         be = b_q.o.payload
-        m.d.comb += [bus.bready.eq(b_q.o.valid), b_q.o.ready.eq(bus.bvalid)]
+        m.d.comb += [bus.bready.eq(1), b_q.o.ready.eq(bus.bvalid)]
         ok = bus.bresp == Resp.OKAY
         m.d.comb += [done_q.i.payload.tag.eq(be.tag), done_q.i.payload.bytes.eq(self.acked + be.bytes),
                      done_q.i.payload.irq.eq(be.irq)]
         b_failed = Signal()     # after a failed write nothing later completes
-        with m.If(bus.bvalid & bus.bready & ~b_failed):
+        with m.If(bus.bvalid & ~b_failed):
             with m.If(ok):
                 m.d.sync += self.acked.eq(Mux(be.last, 0, self.acked + be.bytes))
                 m.d.comb += done_q.i.valid.eq(be.last)
