@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sgdma.boards.build import BUILD, build
+from sgdma.boards.build import BUILD, build, failing_by_module
 from sgdma.boards.top import ecp5_pll, ice40_pll
 from sgdma.rtl.uart import divisor
 
@@ -34,6 +34,22 @@ def test_uart_divisor():
         divisor(25e6, 3_000_000)          # 8.33: off by 4 %
 
 
+def test_failing_by_module():
+    """timing.txt's grouping: each pin counted once at its latest arrival, pins within the
+    period left out, modules by the first levels of the cell name, most failures first."""
+    def net(driver, *ends):
+        return {"driver": driver, "port": "F", "endpoints": [
+            {"cell": c, "port": p, "delay": [1.0, d]} for c, p, d in ends]}
+    report = {"detailed_net_timings": [
+        net("a.x.lut", ("a.x.ff1", "DI", 15.0), ("a.x.ff2", "CE", 14.0), ("a.y.ff", "DI", 12.0)),
+        net("a.x.lut2", ("a.x.ff1", "DI", 16.5)),          # the same pin, later: counted once
+        net("b.z.lut", ("b.z.ram", "WRE", 20.0)),
+    ]}
+    rows = failing_by_module(report, 13.33, depth=2)
+    assert rows == [("a.x", 2, 16.5, "a.x.ff1.DI", "a.x.lut2"), ("b.z", 1, 20.0, "b.z.ram.WRE", "b.z.lut")]
+    assert failing_by_module(report, 25.0) == []
+
+
 def test_program_without_a_board_fails_clearly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sgdma.boards.build", "program", "ulx3s"],
                           capture_output=True, text=True, env={"SGDMA_BUILD": str(tmp_path), "PATH": ""})
@@ -58,3 +74,7 @@ def test_ecp5_synthesis_and_timing_floor():
     assert (BUILD / "smoke-ulx3s" / "sgdma_ulx3s.bit").exists()
     assert summary["fmax_mhz"] >= FMAX_FLOOR_MHZ, summary
     assert 0 < summary["lut"] <= LUT_CEILING, summary
+    # where the clock goes: below the target, the report names the failing modules
+    timing = (BUILD / "smoke-ulx3s" / "timing.txt").read_text().splitlines()
+    assert timing[0].startswith("endpoints missing 75 MHz"), timing[:1]
+    assert summary["timing_met"] or any(" soc." in line for line in timing[1:]), timing[:5]

@@ -34,6 +34,8 @@ def test_stream_slice(p_in, p_out, clear):
                 ctx.set(dut.clear, flush)
             await ctx.delay(1e-9)
             i_ready, o_valid, o_payload = ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload)
+            # two words of room: an input is refused only when both are taken
+            assert i_ready == (len(sent) - len(got) < 2), "refused with a slot free (or took a third)"
             if held is not None and not flush:
                 assert o_valid and o_payload == held, "output changed while stalled"
             if o_valid and take:
