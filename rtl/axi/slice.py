@@ -20,13 +20,17 @@ def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clea
     spare_valid = Signal(name=f"{name}_spare_valid")
     m.d.comb += [i_ready.eq(~spare_valid), o_valid.eq(out_valid), o_payload.eq(out)]
     take = i_valid & ~spare_valid
+    # the spare word follows the input while it is empty: its clock enable is its own flag (a
+    # register), not the consumer's `o_ready` fanned out to every bit
+    with m.If(~spare_valid):
+        m.d.sync += spare.eq(i_payload)
     with m.If(o_ready | ~out_valid):
         with m.If(spare_valid):
             m.d.sync += [out.eq(spare), out_valid.eq(1), spare_valid.eq(0)]
         with m.Else():
             m.d.sync += [out.eq(i_payload), out_valid.eq(take)]
     with m.Elif(take):
-        m.d.sync += [spare.eq(i_payload), spare_valid.eq(1)]
+        m.d.sync += spare_valid.eq(1)
     if clear is not None:
         with m.If(clear):
             m.d.sync += [out_valid.eq(0), spare_valid.eq(0)]
