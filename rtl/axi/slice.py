@@ -14,9 +14,11 @@ def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clea
     o_payload): full throughput, every output and ``i_ready`` driven by a register.
     ``clear`` (optional) empties it, dropping a word taken in the same cycle."""
     width = len(i_payload)
-    out = Signal(width, name=f"{name}_out")
+    # the words are reset-less: only the valid flags are reset, so a reset reaches a few
+    # flip-flops, not every bit of every slice
+    out = Signal(width, name=f"{name}_out", reset_less=True)
     out_valid = Signal(name=f"{name}_out_valid")
-    spare = Signal(width, name=f"{name}_spare")
+    spare = Signal(width, name=f"{name}_spare", reset_less=True)
     spare_valid = Signal(name=f"{name}_spare_valid")
     m.d.comb += [i_ready.eq(~spare_valid), o_valid.eq(out_valid), o_payload.eq(out)]
     take = i_valid & ~spare_valid

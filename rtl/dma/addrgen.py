@@ -78,16 +78,17 @@ class AddressGenerator(wiring.Component):
         wiring.connect(m, wiring.flipped(self.bus), fetch.bus)
         m.d.comb += fetch.stop.eq(self.stop)
 
-        cmd = Signal(GenCommand(aw))
+        # (the command's registers are reset-less: only `busy` says one is live)
+        cmd = Signal(GenCommand(aw), reset_less=True)
         busy = Signal()
-        row = Signal(aw)        # address of the next row
-        plane = Signal(aw)      # address of the first row of the current plane
+        row = Signal(aw, reset_less=True)        # address of the next row
+        plane = Signal(aw, reset_less=True)      # address of the first row of the current plane
         # counters run down, so "last" is a compare with a constant: rows (or SG entries)
         # after the current one, planes after the current one, and rows per plane less one
-        r0 = Signal(32)
-        r1 = Signal(32)
-        rows_m1 = Signal(32)
-        left = Signal(33)       # SG: bytes still to place
+        r0 = Signal(32, reset_less=True)
+        r1 = Signal(32, reset_less=True)
+        rows_m1 = Signal(32, reset_less=True)
+        left = Signal(33, reset_less=True)       # SG: bytes still to place
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
         err = self.error
 

@@ -82,10 +82,11 @@ class BurstSplitter(wiring.Component):
         # room in a maximal burst and the smaller of the two (`cap`, the size of a burst that
         # does not end the fragment) kept in registers (set on entry, stepped per burst), so
         # a burst's size is one compare away from registers
-        a = Signal(Fragment(self._aw, self._tw))
+        # (data registers are reset-less: `a_valid` says when they hold a fragment)
+        a = Signal(Fragment(self._aw, self._tw), reset_less=True)
         a_valid = Signal()
-        to_4k = Signal(range(4097))
-        cap = Signal(13)
+        to_4k = Signal(range(4097), reset_less=True)
+        cap = Signal(13, reset_less=True)
         offset = Signal(lane_bits)
         final = Signal()
         m.d.comb += [

@@ -66,7 +66,8 @@ class ByteQueue(wiring.Component):
         m = Module()
         nb = self._dw // 8
         lb = (nb - 1).bit_length()               # bits of a lane number
-        words = [[Signal(8, name=f"w{h}_lane{j}") for j in range(nb)] for h in range(2)]
+        # (lanes hold data only: reset-less, `level` says which are live)
+        words = [[Signal(8, name=f"w{h}_lane{j}", reset_less=True) for j in range(nb)] for h in range(2)]
         rd = Signal(lb + 1)                      # stream position of the oldest byte, mod 2W
         level = Signal(range(2 * nb + 1))
         hold_end = Signal()                      # the queued bytes end a transfer

@@ -228,7 +228,7 @@ class Channel(wiring.Component):
 
         # the descriptor being decoded sits in a register with its validation verdict
         # (computed on the way in), so emitting it is a few gates from registers
-        rec = Signal.like(ring.o.payload)
+        rec = Signal.like(ring.o.payload, reset_less=True)   # live while `rec_valid`
         rec_valid = Signal()
         bad = Signal()
         emit = Signal()
@@ -347,7 +347,7 @@ class Channel(wiring.Component):
         m.submodules.cb_q = cb_q
         w_busy = Signal()
         w_beat = Signal(range(16 // nb + 1))
-        w_rec = Signal(128)
+        w_rec = Signal(128, reset_less=True)     # live while `w_busy`
         rec_addr = Signal(aw)
         m.d.comb += rec_addr.eq(ring_base + (comp_ptr << 6) + COMPLETION_OFFSET)
         cvalid = issue_gate(m, comp_q.o.valid & ~w_busy & cb_q.i.ready, comp_bus.awready,

@@ -68,9 +68,10 @@ class RecordFetcher(wiring.Component):
         beats_total = self._buf * bpr
 
         # -- issue ---------------------------------------------------------------------------
+        # (data registers are reset-less: `busy`, `full` and the counters say what is live)
         busy = Signal()
-        addr = Signal(self._aw)
-        left = Signal(32)
+        addr = Signal(self._aw, reset_less=True)
+        left = Signal(32, reset_less=True)
         used = Signal(range(beats_total + 1))           # beats reserved in the buffer
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
@@ -123,11 +124,11 @@ class RecordFetcher(wiring.Component):
         m.d.sync += used.eq(used + Mux(ar_hs, n * bpr, 0) - pop)
 
         # -- assemble records --------------------------------------------------------------
-        rec = Signal(rb * 8)
-        resp = Signal(2)
+        rec = Signal(rb * 8, reset_less=True)
+        resp = Signal(2, reset_less=True)
         got = Signal(range(bpr + 1))
         full = Signal()
-        rec_addr = Signal(self._aw)
+        rec_addr = Signal(self._aw, reset_less=True)
         rec_in_burst = Signal(range(self._burst + 1))
         m.d.comb += [
             self.o.valid.eq(full),

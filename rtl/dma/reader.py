@@ -100,7 +100,11 @@ class Reader(wiring.Component):
         used = Signal(range(self._buf + 1))
         pop = Signal()
         room = Signal()
-        m.d.comb += room.eq(used + burst.len + 1 <= self._buf)
+        # the buffer count after this cycle, for each (issue, pop) case, from registers: the
+        # handshakes only select (they arrive late; an adder behind them would lengthen the
+        # issue path)
+        with_burst = Signal(range(self._buf + 257))
+        m.d.comb += [with_burst.eq(used + burst.len + 1), room.eq(with_burst <= self._buf)]
         valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(tag), "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),
@@ -117,7 +121,8 @@ class Reader(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.aruser.eq(tag.ch)
-        m.d.sync += used.eq(used + Mux(bus.arvalid & bus.arready, burst.len + 1, 0) - pop)
+        m.d.sync += used.eq(Mux(bus.arvalid & bus.arready, Mux(pop, with_burst - 1, with_burst),
+                                Mux(pop, used - 1, used)))
 
         # -- receive: shape each beat (first-byte lane, byte count) ------------------------
         beat_layout = data.StructLayout({"data": dw, "offset": lane_bits or 1, "count": range(nb + 1),
