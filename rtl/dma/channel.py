@@ -429,7 +429,11 @@ class Channel(wiring.Component):
         # channel alone (unless the mover is being reset anyway)
         in_mover = seq != wdone
         m.d.comb += self.stop_req.eq(stop_all & in_mover)
-        alone = ~in_mover & ~self.closing & settled_idle
+        # (`in_mover` a cycle late, from a register: outside RUN nothing is emitted, so it can
+        # only fall, and a mode change clears `settled_idle` for that cycle anyway)
+        was_in_mover = Signal()
+        m.d.sync += was_in_mover.eq(in_mover)
+        alone = ~was_in_mover & ~self.closing & settled_idle
         with m.Switch(mode):
             with m.Case(_Mode.RUN):
                 m.d.comb += self.ready.eq(settled_idle)

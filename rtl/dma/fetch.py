@@ -121,7 +121,10 @@ class RecordFetcher(wiring.Component):
             buf.i.payload.resp.eq(bus.rresp),
         ]
         pop = buf.o.valid & buf.o.ready
-        m.d.sync += used.eq(used + Mux(ar_hs, n * bpr, 0) - pop)
+        # (both handshakes select between sums of registers: no adder behind them)
+        with_burst = Signal(range(beats_total + self._burst * bpr + 1))
+        m.d.comb += with_burst.eq(used + n * bpr)
+        m.d.sync += used.eq(Mux(ar_hs, Mux(pop, with_burst - 1, with_burst), Mux(pop, used - 1, used)))
 
         # -- assemble records --------------------------------------------------------------
         rec = Signal(rb * 8, reset_less=True)
