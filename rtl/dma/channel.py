@@ -227,14 +227,19 @@ class Channel(wiring.Component):
                 (copy & too_wide(d.src)) | too_wide(d.dst))
 
         # the descriptor being decoded sits in a register with its validation verdict
-        # (computed on the way in), so emitting it is a few gates from registers
+        # (computed on the way in), so emitting it is a few gates from registers.  It loads
+        # only when empty: its ~600 clock enables follow its own flag, not the mover's
+        # handshake (a descriptor takes two cycles at least; the mover needs more per
+        # descriptor anyway)
         rec = Signal.like(ring.o.payload, reset_less=True)   # live while `rec_valid`
         rec_valid = Signal()
         bad = Signal()
         emit = Signal()
-        m.d.comb += ring.o.ready.eq(~rec_valid | emit)
+        m.d.comb += ring.o.ready.eq(~rec_valid)
         with m.If(ring.o.ready):
             m.d.sync += [rec_valid.eq(ring.o.valid), rec.eq(ring.o.payload), bad.eq(check(ring.o.payload))]
+        with m.Elif(emit):
+            m.d.sync += rec_valid.eq(0)
         desc = data.View(layout(Descriptor), rec.data)
         ctl = desc.control
         nd_p, sg_p = desc.params.nd_params, desc.params.sg_params
@@ -327,8 +332,12 @@ class Channel(wiring.Component):
         # descriptor's record); a soft reset empties it
         comp_q = Queue(comp_layout, 2)
         m.submodules.comp_q = ResetInserter((mode == _Mode.DRAIN_RESET) & restarting)(comp_q)
-        ctrl_rec = Signal(comp_layout)
+        # the ERROR record is built in a register and pushed the cycle after the mover's reset
+        # (the queue is empty then: the reset waited for it), so the queue's write port is
+        # selected by a register, not by the channel's control
+        ctrl_rec = Signal(comp_layout, reset_less=True)
         ctrl_push = Signal()
+        m.d.sync += ctrl_push.eq(0)
         with m.If(ctrl_push):
             m.d.comb += [comp_q.i.valid.eq(1), comp_q.i.payload.eq(ctrl_rec)]
         with m.Else():
@@ -372,7 +381,7 @@ class Channel(wiring.Component):
             m.d.sync += w_beat.eq(w_beat + 1)
             with m.If(comp_bus.wlast):
                 m.d.sync += w_busy.eq(0)
-        comp_idle = ~comp_q.o.valid & ~cb_q.o.valid & ~w_busy
+        comp_idle = ~ctrl_push & ~comp_q.o.valid & ~cb_q.o.valid & ~w_busy
 
         # responses: advance head, count, interrupt
         cb = cb_q.o.payload
@@ -457,11 +466,12 @@ class Channel(wiring.Component):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
                 with m.Elif((mode == _Mode.DRAIN_ERR) & self.mover_reset):
                     latch(err.code, err.addr)
-                    m.d.comb += [ctrl_push.eq(1),
+                    m.d.sync += [ctrl_push.eq(1),
                                  ctrl_rec.record.status.eq(Status.ERROR),
                                  ctrl_rec.record.code.eq(err.code),
                                  ctrl_rec.record.bytes.eq(self.acked),
                                  ctrl_rec.record.addr.eq(err.addr),
+                                 ctrl_rec.irq.eq(0),
                                  ctrl_rec.error.eq(1)]
                     m.d.sync += [mode.eq(_Mode.RECORD), seq.eq(0), done_count.eq(0), wdone.eq(0)]
             with m.Case(_Mode.RECORD):

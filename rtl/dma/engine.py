@@ -167,15 +167,25 @@ class Engine(wiring.Component):
                                       for k, ch in enumerate(chans)).any())
 
         # the mover's reset: once an error is reported or a channel asks for it, no channel
-        # hands the mover anything (`closing`); when every channel is ready and the mover
-        # is idle, one reset pulse (a register: it fans out to the whole mover)
+        # hands the mover anything (`closing`); when every channel is ready, the mover is
+        # frozen (it issues nothing more), and once the freeze has held long enough for its
+        # registered `idle` to see every request issued before it, an idle mover gets one
+        # reset pulse (a register: it fans out to the whole mover).  Without the freeze a
+        # burst of another channel's descriptor could go out in the cycles `idle` lags, and
+        # the reset would cut its write data short.
         closing = Signal()
         stop_req = Cat(ch.stop_req for ch in chans).any()
         m.d.sync += closing.eq(err.valid | stop_req)
-        # a stop would keep an error's earlier descriptors from finishing: the error wins
-        m.d.comb += mover.stop.eq(stop_req & ~err.valid)
-        m.d.sync += mover_reset.eq(closing & Cat(ch.ready for ch in chans).all() & mover.idle &
-                                   ~mover_reset)
+        all_ready = Signal()
+        m.d.comb += all_ready.eq(closing & Cat(ch.ready for ch in chans).all())
+        freeze = Signal()
+        frozen = Signal(range(4))       # cycles the freeze has held, up to 3
+        m.d.sync += [freeze.eq(all_ready & ~mover_reset),
+                     frozen.eq(Mux(freeze & all_ready, Mux(frozen == 3, 3, frozen + 1), 0))]
+        # a stop would keep an error's earlier descriptors from finishing: the error wins,
+        # until every channel is ready
+        m.d.comb += mover.stop.eq((stop_req & ~err.valid) | freeze)
+        m.d.sync += mover_reset.eq(all_ready & freeze & (frozen == 3) & mover.idle & ~mover_reset)
         for ch in chans:
             m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
                          ch.mover_idle.eq(mover.idle)]

@@ -41,3 +41,11 @@ def test_dma(testcase):
 def test_dma_random(config, phases):
     harness.run(built(config), "tests.rtl.bench_dma", testcase="random_transfers",
                 env={"SGDMA_PHASES": str(phases)})
+
+
+# seeds that once found a bug, replayed on every run: errors_while_busy at 2054032591 caught a
+# write burst cut short by the mover's reset (the reset was decided from the registered `idle`
+# while another channel's burst went out; an AXI WLAST violation at the engine's port)
+@pytest.mark.parametrize("testcase,seed", [("errors_while_busy", 2054032591)])
+def test_dma_found_seeds(testcase, seed):
+    harness.run(built("64"), "tests.rtl.bench_dma", testcase=testcase, seed=seed)
