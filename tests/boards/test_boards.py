@@ -57,10 +57,11 @@ def test_program_without_a_board_fails_clearly(tmp_path):
     assert "openFPGALoader" in proc.stderr or "bitstream" in proc.stderr, proc.stderr
 
 
-#: What the smoke configuration achieves today, with margin for placement noise (it lands
-#: between 54 and 64 MHz, ~17.2k LUTs; issue 5 tracks the 75 MHz target): a change that
-#: breaks synthesis, or makes the design much slower or bigger than this, fails.
-FMAX_FLOOR_MHZ = 48.0
+#: What the smoke configuration achieves today, with margin for placement noise: ~17.3k
+#: LUTs, and 45.9 to 62.4 MHz over nextpnr seeds and build directories for the same RTL
+#: (seven builds in session 7; issue 5 tracks the 75 MHz target).  A change that breaks
+#: synthesis, or makes the design much slower or bigger than this, fails.
+FMAX_FLOOR_MHZ = 42.0
 LUT_CEILING = 18_500
 
 
