@@ -1,6 +1,6 @@
 """Small pieces shared by the DMA blocks."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,7 +8,7 @@ from ..axi.slice import skid
 from ..bus import AXI4Signature
 
 __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
-           "CHANNEL_BITS", "Tag", "quiet_port"]
+           "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)
@@ -107,6 +107,17 @@ def quiet_port(m, port, managers):
     idle = Signal()
     m.d.sync += idle.eq((reads == 0) & (writes == 0) & (w_owed == 0) & ~staged)
     return idle
+
+
+def reserve_count(m, count, add, take, pop):
+    """Step the buffer-reservation register ``count``: ``+ add`` when ``take`` (a burst is
+    issued), ``- 1`` when ``pop`` (a beat leaves).  Both sums are formed from registers and
+    the two handshakes only select between them, so neither waits behind an adder.  Returns
+    ``count + add`` (for the caller's room check)."""
+    plus = Signal((count + add).shape(), name=f"{count.name}_plus")
+    m.d.comb += plus.eq(count + add)
+    m.d.sync += count.eq(Mux(take, Mux(pop, plus - 1, plus), Mux(pop, count - 1, count)))
+    return plus
 
 
 def idle_manager(m, bus):

@@ -178,14 +178,12 @@ class Engine(wiring.Component):
         m.d.sync += closing.eq(err.valid | stop_req)
         all_ready = Signal()
         m.d.comb += all_ready.eq(closing & Cat(ch.ready for ch in chans).all())
-        freeze = Signal()
-        frozen = Signal(range(4))       # cycles the freeze has held, up to 3
-        m.d.sync += [freeze.eq(all_ready & ~mover_reset),
-                     frozen.eq(Mux(freeze & all_ready, Mux(frozen == 3, 3, frozen + 1), 0))]
+        frozen = Signal(range(5))       # cycles every channel has been ready, up to 4
+        m.d.sync += frozen.eq(Mux(all_ready & ~mover_reset, Mux(frozen == 4, 4, frozen + 1), 0))
         # a stop would keep an error's earlier descriptors from finishing: the error wins,
         # until every channel is ready
-        m.d.comb += mover.stop.eq((stop_req & ~err.valid) | freeze)
-        m.d.sync += mover_reset.eq(all_ready & freeze & (frozen == 3) & mover.idle & ~mover_reset)
+        m.d.comb += mover.stop.eq((stop_req & ~err.valid) | (frozen != 0))
+        m.d.sync += mover_reset.eq(all_ready & (frozen == 4) & mover.idle & ~mover_reset)
         for ch in chans:
             m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
                          ch.mover_idle.eq(mover.idle)]

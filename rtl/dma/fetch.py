@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus import Resp
-from .common import Queue, idle_manager, issue_gate, manager_signature
+from .common import Queue, idle_manager, issue_gate, manager_signature, reserve_count
 
 __all__ = ["RecordFetcher"]
 
@@ -121,10 +121,7 @@ class RecordFetcher(wiring.Component):
             buf.i.payload.resp.eq(bus.rresp),
         ]
         pop = buf.o.valid & buf.o.ready
-        # (both handshakes select between sums of registers: no adder behind them)
-        with_burst = Signal(range(beats_total + self._burst * bpr + 1))
-        m.d.comb += with_burst.eq(used + n * bpr)
-        m.d.sync += used.eq(Mux(ar_hs, Mux(pop, with_burst - 1, with_burst), Mux(pop, used - 1, used)))
+        reserve_count(m, used, n * bpr, ar_hs, pop)
 
         # -- assemble records --------------------------------------------------------------
         rec = Signal(rb * 8, reset_less=True)

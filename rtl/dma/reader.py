@@ -8,7 +8,8 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, Tag, idle_manager, issue_gate, later_or_same, manager_signature
+from .common import (SEQ_BITS, Queue, Tag, idle_manager, issue_gate, later_or_same, manager_signature,
+                     reserve_count)
 
 __all__ = ["Reader", "ReadCommand", "ErrorInfo", "DoneCounts"]
 
@@ -100,11 +101,8 @@ class Reader(wiring.Component):
         used = Signal(range(self._buf + 1))
         pop = Signal()
         room = Signal()
-        # the buffer count after this cycle, for each (issue, pop) case, from registers: the
-        # handshakes only select (they arrive late; an adder behind them would lengthen the
-        # issue path)
-        with_burst = Signal(range(self._buf + 257))
-        m.d.comb += [with_burst.eq(used + burst.len + 1), room.eq(with_burst <= self._buf)]
+        with_burst = reserve_count(m, used, burst.len + 1, bus.arvalid & bus.arready, pop)
+        m.d.comb += room.eq(with_burst <= self._buf)
         valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(tag), "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),
@@ -121,8 +119,6 @@ class Reader(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.aruser.eq(tag.ch)
-        m.d.sync += used.eq(Mux(bus.arvalid & bus.arready, Mux(pop, with_burst - 1, with_burst),
-                                Mux(pop, used - 1, used)))
 
         # -- receive: shape each beat (first-byte lane, byte count) ------------------------
         beat_layout = data.StructLayout({"data": dw, "offset": lane_bits or 1, "count": range(nb + 1),
