@@ -136,24 +136,30 @@ class Engine(wiring.Component):
         m.d.comb += [self.irq.eq(Cat(ch.irq for ch in chans)),
                      self.busy.eq(Cat(ch.busy for ch in chans).any())]
 
-        # descriptors: round robin over the channels, one-hot (the lowest offering channel
-        # above the last one served, else the lowest offering one)
+        # descriptors: round robin over the channels.  The grant is a one-hot register, chosen
+        # a cycle ahead: the lowest offering channel above the one served now (or, if none is
+        # served, above the last one served), else the lowest offering one -- a lone channel
+        # keeps it.  So the ~560-bit command mux is selected by flip-flops, not by the offers
         offers = Signal(n)
         last = Signal(range(n))
-        m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
-        above = Signal(n)
-        m.d.comb += above.eq(offers & Cat(last < k for k in range(n)))
         grant = Signal(n)
-        m.d.comb += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
+        served = Signal(n)
+        m.d.comb += served.eq(grant & offers & mover.cmd.ready.replicate(n))
+        after = Mux(served.any(), Cat(served[:k].any() for k in range(n)),
+                    Cat(last < k for k in range(n)))
+        above = Signal(n)
+        m.d.comb += above.eq(offers & after)
+        m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
         width = len(mover.cmd.payload.as_value())
         m.d.comb += [
-            mover.cmd.valid.eq(offers.any()),
+            mover.cmd.valid.eq((grant & offers).any()),
             mover.cmd.payload.eq(_and_or([(grant[k], ch.cmd.payload.as_value())
                                           for k, ch in enumerate(chans)], width)),
         ]
         for k, ch in enumerate(chans):
             m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)
-            with m.If(grant[k] & mover.cmd.ready):
+            with m.If(served[k]):
                 m.d.sync += last.eq(k)
 
         # completions and errors go to the descriptor's channel
