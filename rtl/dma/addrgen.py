@@ -139,14 +139,16 @@ class AddressGenerator(wiring.Component):
                        (final & (entry.len != left)) | (entry.addr >> aw != 0))
                 m.d.comb += [frag.addr.eq(entry.addr), frag.length.eq(entry.len),
                              frag.last.eq(final)]
+                # the report's fields follow the entry on offer until an error freezes them:
+                # only `valid` waits for the entry's checks (not ~80 clock enables)
+                with m.If(~err.valid):
+                    m.d.sync += [err.resp.eq(fetch.o.payload.resp), err.invalid.eq(~fetch.o.payload.error),
+                                 err.addr.eq(fetch.o.payload.addr), err.tag.eq(cmd.tag)]
                 with m.If(busy & fetch.o.valid):
                     with m.If(bad):
                         m.d.comb += fetch.o.ready.eq(1)
                         with m.If(~err.valid):
-                            m.d.sync += [err.valid.eq(1), err.resp.eq(fetch.o.payload.resp),
-                                         err.invalid.eq(~fetch.o.payload.error),
-                                         err.addr.eq(fetch.o.payload.addr), err.tag.eq(cmd.tag),
-                                         busy.eq(0)]
+                            m.d.sync += [err.valid.eq(1), busy.eq(0)]
                     with m.Else():
                         m.d.comb += [self.o.valid.eq(1), fetch.o.ready.eq(self.o.ready)]
                         with m.If(hs):
@@ -161,9 +163,13 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     :class:`AddressGenerator` (SG lists through ``side.sg_bus``) feeding a
     :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
 
-    Returns ``(gen, split, held, tag_of)``: ``held(tag)`` is true when requests of that
-    descriptor must be held back; each burst on ``split.o`` carries its descriptor's
-    :func:`~.common.Tag` (``tag_of(burst)`` views it).
+    Returns ``(gen, split, held, tag_of, o_held, fresh)``: ``held(tag)`` is true when requests
+    of that descriptor must be held back; each burst on ``split.o`` carries its descriptor's
+    :func:`~.common.Tag` (``tag_of(burst)`` views it).  ``o_held`` is the rule for the burst on
+    ``split.o`` from registers only (no sequence-number compare on the issue path): the
+    compare is made a cycle ahead against ``side.halt_seq_next`` and trusted while the burst
+    stays (``fresh``: ``split.o`` shows the burst it showed last cycle); under a halt, a burst
+    that just arrived waits one cycle for it.
     An SG-list failure of the generator is reported in ``side.error`` (SGL_ERR for a bus
     error, INVALID for a list that changed after validation) unless an error is already there.
     """
@@ -190,4 +196,10 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
         m.d.sync += [err.valid.eq(1),
                      err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
                      err.addr.eq(gen.error.addr), err.tag.eq(gen.error.tag)]
-    return gen, split, held, tag_of
+    fresh = Signal()
+    ahead = Signal()
+    o_held = Signal()
+    m.d.sync += [fresh.eq(split.o.valid & ~split.o.ready),
+                 ahead.eq(later_or_same(tag_of(split.o.payload).seq, side.halt_seq_next))]
+    m.d.comb += o_held.eq(side.stop | (side.halt & (~fresh | ahead)))
+    return gen, split, held, tag_of, o_held, fresh

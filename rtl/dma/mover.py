@@ -73,7 +73,9 @@ class Mover(wiring.Component):
         m.submodules.reader = reader = self._reader
         m.submodules.writer = writer = self._writer
         m.submodules.op = op = StreamOp(data_width=dw)
-        m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2)
+        # (buffered: the reader's address generator takes a command from registers, not
+        # from a LUT RAM's read port)
+        m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2, buffered=True)
         # the writer's commands wait for their data: a deep queue lets the reader run many
         # descriptors ahead, which keeps the read channel busy with small ones; ~300 bits
         # wide, it lives in block RAM
@@ -135,12 +137,14 @@ class Mover(wiring.Component):
         # registered: the error reports reach the channels' control (and, through `halt`,
         # every issue gate) one cycle after they are raised
         err = self.error
-        m.d.sync += err.eq(Mux(use_w, we.as_value(), re.as_value()))
+        nxt = Signal(ErrorInfo(self._aw))
+        m.d.comb += nxt.eq(Mux(use_w, we.as_value(), re.as_value()))
+        m.d.sync += err.eq(nxt)
         # the hold-back rule one cycle late (`err` and the `stop` register): a burst that was
         # already being offered may still go, which is no different from one issued a cycle
         # before the error arrived
         for u in (reader, writer):
-            m.d.comb += [u.halt.eq(err.valid), u.halt_seq.eq(err.tag.seq)]
+            m.d.comb += [u.halt.eq(err.valid), u.halt_seq.eq(err.tag.seq), u.halt_seq_next.eq(nxt.tag.seq)]
             m.d.sync += u.stop.eq(self.stop)
 
         # -- idle: nothing outstanding or offered (with register slices these valids are

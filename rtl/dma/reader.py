@@ -43,17 +43,19 @@ class Reader(wiring.Component):
     bus : Out(AXI4Signature) — data reads; ``sg_bus`` — SG-list reads; ``AxUSER`` = the
         descriptor's channel.
     arrived : Out(32) — bytes received without error, cumulative (modular): the bytes of
-        descriptors before the reported error, if any.
+        descriptors before the reported error, if any; counted a cycle after their beat.
     xfers : Out(SEQ_BITS) — transfers whose every byte has been received without error.
     done_seq : In(DoneCounts(channels)) — descriptors completed per channel (a FENCE command
         waits until its channel's count is its own ``lseq``).
     halt_seq, halt : In — with ``halt``, requests of descriptors at or after ``halt_seq`` (the
         mover's order) are held back (outstanding ones complete); ``stop`` holds back every
-        request.
+        request.  ``halt_seq_next``: ``halt_seq`` a cycle ahead (the D of the register that
+        drives it), so that the issue gate compares from registers.
     error : Out(ErrorInfo) — the earliest read error (READ_SLVERR / READ_DECERR / SGL_ERR /
         INVALID).
 
-    Throughput: one burst per cycle (single-beat bursts included), one beat per cycle.
+    Throughput: one burst per cycle (single-beat bursts included) while the buffer has room
+    for a maximal burst, one beat per cycle.
     """
 
     def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=0, max_beats=256,
@@ -71,6 +73,7 @@ class Reader(wiring.Component):
             "xfers": Out(SEQ_BITS),
             "done_seq": In(DoneCounts(channels)),
             "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
+            "halt_seq_next": In(SEQ_BITS),
             "error": Out(ErrorInfo(addr_width)),
         })
 
@@ -81,7 +84,7 @@ class Reader(wiring.Component):
         bus = self.bus
         idle_manager(m, bus)
 
-        gen, split, held, tag_of = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+        gen, split, held, tag_of, o_held, fresh = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # commands: a FENCE waits until every earlier descriptor of its channel has completed
@@ -101,17 +104,27 @@ class Reader(wiring.Component):
         used = Signal(range(self._buf + 1))
         pop = Signal()
         room = Signal()
-        with_burst = reserve_count(m, used, burst.len + 1, bus.arvalid & bus.arready, pop)
-        m.d.comb += room.eq(with_burst <= self._buf)
-        valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, held(tag), "ar")
+        take = bus.arvalid & bus.arready
+        with_burst = reserve_count(m, used, burst.len + 1, take, pop)
+        # the room test is made a cycle ahead into registers, off the issue path: `roomy`,
+        # there is room for any burst (from every outcome of this cycle's issue and pop);
+        # `fits`, for the burst on the splitter's output, trusted while it stays there
+        # (`fresh`: nothing was issued since, and pops only make room)
+        roomy = Signal()
+        fits = Signal()
+        fit = [v + self._max_beats <= self._buf for v in (with_burst - 1, with_burst, used - 1, used)]
+        m.d.sync += [roomy.eq(Mux(take, Mux(pop, fit[0], fit[1]), Mux(pop, fit[2], fit[3]))),
+                     fits.eq(with_burst <= self._buf)]
+        m.d.comb += room.eq(roomy | (fresh & fits))
+        valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, o_held, "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),
             bus.arid.eq(0),
             bus.araddr.eq(burst.addr & ~(nb - 1)),
             bus.arlen.eq(burst.len),
             bus.arsize.eq(lane_bits),
-            split.o.ready.eq(bus.arvalid & bus.arready),
-            info_q.i.valid.eq(bus.arvalid & bus.arready),
+            split.o.ready.eq(take),
+            info_q.i.valid.eq(take),
             info_q.i.payload.addr.eq(burst.addr),
             info_q.i.payload.bytes.eq(burst.bytes),
             info_q.i.payload.last.eq(burst.last),
@@ -135,6 +148,9 @@ class Reader(wiring.Component):
         count = Signal(range(nb + 1))
         m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
         beat = bus.rvalid    # rready is always 1
+        good = Signal()      # a beat whose bytes count (no error at or before its descriptor)
+        add = Signal(range(nb + 1))
+        xend = Signal()
         m.d.comb += [
             bus.rready.eq(1),
             buf.i.valid.eq(beat),
@@ -158,9 +174,11 @@ class Reader(wiring.Component):
                                                      ErrorCode.READ_SLVERR)),
                                  err.addr.eq(cur_addr), err.tag.eq(info.tag)]
             with m.Elif(~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)):
-                m.d.sync += self.arrived.eq(self.arrived + count)
-                with m.If(info.last & bus.rlast):
-                    m.d.sync += self.xfers.eq(self.xfers + 1)
+                m.d.comb += good.eq(1)
+        # the counts step a cycle after the beat, from registers: no adder behind the beat's
+        # shaping (the writer's view of them is an underestimate anyway)
+        m.d.sync += [add.eq(Mux(good, count, 0)), xend.eq(good & info.last & bus.rlast),
+                     self.arrived.eq(self.arrived + add), self.xfers.eq(self.xfers + xend)]
 
         # -- pack ------------------------------------------------------------------------------
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)

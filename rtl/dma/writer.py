@@ -1,6 +1,6 @@
 """The write half of a channel: a dense byte stream -> AXI4 write bursts at destination fragments."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -110,7 +110,7 @@ class Writer(wiring.Component):
     arrived, xfers : In — the reader's progress (bytes / whole transfers received).
     done : Out(stream.Signature(Done)) — descriptors whose data writes are all acknowledged.
     acked : Out(32) — bytes acknowledged so far of the oldest unfinished descriptor.
-    done_seq, halt, halt_seq, stop : In — as for :class:`Reader`.
+    done_seq, halt, halt_seq, halt_seq_next, stop : In — as for :class:`Reader`.
     error : Out(ErrorInfo) — first error: poisoned command (its own code), SG-list error,
         write response error.
     """
@@ -130,7 +130,7 @@ class Writer(wiring.Component):
             "done": Out(stream.Signature(Done())),
             "acked": Out(32),
             "done_seq": In(DoneCounts(channels)),
-            "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1),
+            "halt": In(1), "halt_seq": In(SEQ_BITS), "stop": In(1), "halt_seq_next": In(SEQ_BITS),
             "error": Out(ErrorInfo(addr_width)),
         })
 
@@ -142,7 +142,7 @@ class Writer(wiring.Component):
         err = self.error
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
 
-        gen, split, held, tag_of = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+        gen, split, held, tag_of, o_held, fresh = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
@@ -176,18 +176,26 @@ class Writer(wiring.Component):
         fill = kind_q.o.payload
         committed = Signal(32)
         wxfers = Signal(SEQ_BITS)
-        # bytes received but not yet committed to a burst, less one word, kept in a register
-        # one cycle late (an underestimate: `arrived` only grows) so that neither the
-        # reader's counter nor an adder sits on the issue path
-        spare = Signal(signed(34))
-        avail = fill | (self.xfers != wxfers) | (spare >= burst.bytes)
+        # a COPY burst may go when its transfer has arrived whole, or when the bytes received
+        # but not yet committed to a burst, less one word, cover it.  That last test is made
+        # a cycle ahead into registers, so that no adder or compare sits on the issue path:
+        # `roomy`, they cover any burst (set from both outcomes of this cycle's issue), and
+        # `covers`, they cover the burst on the splitter's output (trusted while it stays
+        # there: `fresh`).  Both underestimate, as `arrived` only grows.
+        max_bytes = self._max_beats * nb
+        base = Signal(32)
+        m.d.comb += base.eq(self.arrived - committed)
+        roomy = Signal()
+        covers = Signal()
+        m.d.sync += covers.eq(base >= burst.bytes + nb)
+        avail = fill | (self.xfers != wxfers) | roomy | (fresh & covers)
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag(), "irq": 1})
         m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
         m.submodules.b_q = b_q = Queue(b_layout, self._max_writes)
         m.submodules.done_q = done_q = Queue(Done(), self._max_writes)
         can = split.o.valid & kind_q.o.valid & avail & w_q.i.ready & b_q.i.ready & irq_q.o.valid
-        valid = issue_gate(m, can, bus.awready, held(tag), "aw")
+        valid = issue_gate(m, can, bus.awready, o_held, "aw")
         aw_hs = Signal()
         m.d.comb += [
             bus.awvalid.eq(valid),
@@ -213,11 +221,10 @@ class Writer(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.awuser.eq(tag.ch)
-        base = Signal(32)
-        m.d.comb += base.eq(self.arrived - committed)
-        m.d.sync += spare.eq(base - nb)
+        m.d.sync += roomy.eq(Mux(aw_hs & ~fill, base >= burst.bytes + (nb + max_bytes),
+                                 base >= nb + max_bytes))
         with m.If(aw_hs & ~fill):
-            m.d.sync += [committed.eq(committed + burst.bytes), spare.eq(base - burst.bytes - nb)]
+            m.d.sync += committed.eq(committed + burst.bytes)
             with m.If(burst.last):
                 m.d.sync += wxfers.eq(wxfers + 1)
 
