@@ -3,8 +3,9 @@ PyPI tools only (yowasp Yosys and nextpnr through amaranth-boards, openFPGALoade
 
 Writes ``build/<board>/``: the bitstream, the tool logs, ``report.json`` (nextpnr, with
 per-net timing), ``summary.json`` = ``{"board", "lut", "lut_total", "ff", "bram", "dsp",
-"fmax_mhz", "target_mhz", "timing_met", "config", "left_out"}`` and ``timing.txt`` (the
-endpoints that miss the target, by module).
+"fmax_mhz", "target_mhz", "timing_met", "config", "left_out", "nextpnr_runs"}`` and
+``timing.txt`` (the endpoints that miss the target, by module).  nextpnr runs under a watch
+that abandons a routing run which stopped converging and places again with the next seed.
 """
 
 import argparse
@@ -107,10 +108,121 @@ def failing_by_module(report, period_ns, depth=4):
     return sorted(rows, key=lambda r: (-r[1], -r[2]))
 
 
-def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_opts=""):
+class RouterWatch:
+    """Watches router2's progress (its ``iter=N ... overused=K`` log lines) and calls a run
+    diverged when the overused-wire count has not reached a new low for ``patience``
+    iterations and stands above ``slack`` times that low (and 20 wires above it: a run that
+    circles at a handful of wires near the end still converges).  On the congested full SoC router2
+    either converges within a few dozen iterations or circles at hundreds to thousands of
+    overused wires for hours; which one happens depends on the placement, i.e. the seed."""
+
+    ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
+
+    def __init__(self, patience=12, slack=1.1):
+        self.patience, self.slack = patience, slack
+        self.best = None        # (overused, iteration)
+        self.last = None
+
+    def feed(self, line):
+        """One log line; returns True when the run has diverged."""
+        hit = self.ITER.search(line)
+        if not hit:
+            return False
+        it, over = int(hit[1]), int(hit[2])
+        self.last = (over, it)
+        if self.best is None or over < self.best[0]:
+            self.best = (over, it)
+        return it - self.best[1] >= self.patience and over > max(self.slack * self.best[0],
+                                                                 self.best[0] + 20)
+
+
+def _seed_opts(opts, k):
+    """``opts`` for run ``k`` (0: as given; then seeds counted on from the given one)."""
+    given = re.search(r"--seed\s+(\d+)", opts)
+    if k == 0:
+        return opts
+    base = int(given[1]) if given else 1
+    rest = re.sub(r"--seed\s+\d+", "", opts)
+    return f"{rest} --seed {base + k}".strip()
+
+
+def _nextpnr(out, argv, log, extra, *, quiet):
+    """One nextpnr run under a :class:`RouterWatch`: ``{"opts", "result", "seconds", ...}``
+    with result ``done``, ``diverged`` (stopped) or ``failed``."""
+    t0 = time.monotonic()
+    log.unlink(missing_ok=True)
+    watch = RouterWatch()
+    with open(out / "nextpnr.out", "w") as sink:
+        proc = subprocess.Popen(argv, cwd=out, stdout=sink, stderr=subprocess.STDOUT)
+        seen, said = 0, 0.0
+        diverged = False
+        while proc.poll() is None:
+            time.sleep(2)
+            text = log.read_text(errors="replace") if log.exists() else ""
+            lines = text[seen:].split("\n")[:-1]      # whole lines only
+            seen += sum(len(ln) + 1 for ln in lines)
+            for line in lines:
+                diverged = watch.feed(line) or diverged
+            if not quiet and watch.last and time.monotonic() - said > 60:
+                said = time.monotonic()
+                print(f"sgdma: routing, iteration {watch.last[1]}: {watch.last[0]} wires overused",
+                      flush=True)
+            if diverged:
+                proc.kill()
+                proc.wait()
+                break
+    run = {"opts": " ".join(extra), "seconds": round(time.monotonic() - t0)}
+    if diverged:
+        run.update(result="diverged", iteration=watch.last[1], overused=watch.last[0],
+                   best=list(watch.best))
+        print(f"sgdma: nextpnr's router stopped converging ({watch.last[0]} wires overused at "
+              f"iteration {watch.last[1]}, best {watch.best[0]} at {watch.best[1]}); placing "
+              f"again with another seed", flush=True)
+    else:
+        run["result"] = "done" if proc.returncode == 0 else "failed"
+    return run
+
+
+def _run_plan(out, name, nextpnr_opts, *, seeds, quiet):
+    """Run the build plan's commands in ``out`` with the PyPI tools: Yosys once, then nextpnr
+    (under a :class:`RouterWatch`, up to ``seeds`` runs), then the bitstream packer.  Returns
+    what each nextpnr run did."""
+    tools = {"yosys": "YOSYS", "nextpnr-ecp5": "NEXTPNR_ECP5", "ecppack": "ECPPACK",
+             "nextpnr-ice40": "NEXTPNR_ICE40", "icepack": "ICEPACK"}
+    commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
+    runs = []
+    for cmd in commands:
+        exe = os.environ.get(tools.get(cmd[0], ""), cmd[0])
+        if not cmd[0].startswith("nextpnr"):
+            res = subprocess.run([exe, *cmd[1:]], cwd=out, capture_output=quiet, text=True)
+            if res.returncode:
+                detail = (res.stderr or "")[-2000:] if quiet else ""
+                raise SystemExit(f"sgdma: {cmd[0]} failed (exit {res.returncode}) in {out}\n{detail}")
+            continue
+        log = out / cmd[cmd.index("--log") + 1]
+        for k in range(seeds):
+            extra = _seed_opts(nextpnr_opts, k).split()
+            runs.append(_nextpnr(out, [exe, *cmd[1:], *extra], log, extra, quiet=quiet))
+            if runs[-1]["result"] == "done":
+                break
+            if runs[-1]["result"] == "failed":
+                lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
+                         if "ERROR" in ln or "/" in ln and "%" in ln] if log.exists() else []
+                detail = "\n  ".join(lines[-12:])
+                raise SystemExit(f"sgdma: nextpnr failed in {out}; it says:\n  {detail}")
+        else:
+            raise SystemExit(f"sgdma: nextpnr's router did not converge in {seeds} runs (seeds) in "
+                             f"{out}: {runs}.  The design is too congested for this part; try "
+                             f"`--nextpnr-opts '--seed N'` with other seeds, or a smaller configuration")
+    return runs
+
+
+def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_opts="", seeds=3):
     """Build ``board`` (optionally another SoC configuration into another directory, with
     more nextpnr options, e.g. ``--seed 3``); returns the summary dict (also in
-    ``<out>/summary.json``, default ``build/<board>/``)."""
+    ``<out>/summary.json``, default ``build/<board>/``).  A routing run that stops converging
+    is abandoned and placed and routed again with the next seed, ``seeds`` runs at most (see
+    :class:`RouterWatch`)."""
     if board not in BOARDS:
         raise SystemExit(f"unknown board {board!r}: choose from {', '.join(BOARDS)}")
     spec = BOARDS[board]
@@ -126,24 +238,14 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_op
           f"several minutes", flush=True)
     platform = _platform(spec)
     name = f"sgdma_{board}"
-    try:
-        # router2 on ECP5: router1 does not converge on the congested full SoC in the wasm
-        # build (tens of minutes with hundreds of overused wires); router2 routes it
-        opts = "--report report.json --detailed-timing-report --timing-allow-fail"
-        if spec["family"] == "ecp5":
-            opts += " --router router2"
-        if nextpnr_opts:
-            opts += " " + nextpnr_opts
-        platform.build(top, name=name, build_dir=str(out), do_program=False, nextpnr_opts=opts,
-                       verbose=not quiet)
-    except Exception as exc:
-        # say why: nextpnr's errors and its utilisation table (a design too big for the part)
-        log = "\n".join(str(x) for x in getattr(exc, "args", ()))
-        lines = [ln.strip() for ln in (out / f"{name}.tim").read_text(errors="replace").splitlines()
-                 if "ERROR" in ln or "/" in ln and "%" in ln] if (out / f"{name}.tim").exists() else []
-        detail = "\n  ".join(lines[-12:]) or log
-        raise SystemExit(f"sgdma: {board} build failed ({exc.__class__.__name__}); nextpnr says:\n"
-                         f"  {detail}\n(logs in {out})") from None
+    # router2 on ECP5: router1 does not converge on the congested full SoC in the wasm build
+    # (tens of minutes with hundreds of overused wires); router2 routes it
+    opts = "--report report.json --detailed-timing-report --timing-allow-fail"
+    if spec["family"] == "ecp5":
+        opts += " --router router2"
+    plan = platform.build(top, name=name, build_dir=str(out), do_build=False, nextpnr_opts=opts)
+    plan.extract(str(out))
+    attempts = _run_plan(out, name, nextpnr_opts, seeds=seeds, quiet=quiet)
     report = json.loads((out / "report.json").read_text())
     fmax = report.get("fmax", {})
     clocks = {k: v for k, v in fmax.items()}
@@ -164,6 +266,7 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_op
         "config": params,
         "left_out": spec["left_out"] if soc is None else "a test configuration",
         "seconds": round(time.monotonic() - t0),
+        "nextpnr_runs": attempts,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     rows = failing_by_module(report, 1000 / target)
@@ -209,9 +312,13 @@ def main(argv=None):
     ap.add_argument("board", choices=sorted(BOARDS))
     ap.add_argument("--target-mhz", type=float)
     ap.add_argument("--nextpnr-opts", default="", help="more nextpnr options (e.g. '--seed 3')")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="place and route again with the next seed when routing stops converging, "
+                         "this many runs at most (default 3)")
     args = ap.parse_args(argv)
     if args.action == "bitstream":
-        summary = build(args.board, target_mhz=args.target_mhz, nextpnr_opts=args.nextpnr_opts)
+        summary = build(args.board, target_mhz=args.target_mhz, nextpnr_opts=args.nextpnr_opts,
+                        seeds=args.seeds)
         return 0 if summary["timing_met"] else 1
     program(args.board)
     return 0

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sgdma.boards.build import BUILD, build, failing_by_module
+from sgdma.boards.build import BUILD, RouterWatch, build, failing_by_module
 from sgdma.boards.top import ecp5_pll, ice40_pll
 from sgdma.rtl.uart import divisor
 
@@ -48,6 +48,36 @@ def test_failing_by_module():
     rows = failing_by_module(report, 13.33, depth=2)
     assert rows == [("a.x", 2, 16.5, "a.x.ff1.DI", "a.x.lut2"), ("b.z", 1, 20.0, "b.z.ram.WRE", "b.z.lut")]
     assert failing_by_module(report, 25.0) == []
+
+
+#: router2's overused wires per iteration: the full SoC in session 7 (circling from iteration
+#: 19 on; stopped by hand at 31) and the smoke build (converged at 29)
+DIVERGING = [46515, 28985, 19782, 13532, 10088, 7870, 6206, 5120, 4054, 3388, 3110, 2774, 2546, 2277,
+             2204, 2143, 2131, 2082, 2029, 2103, 2210, 2270, 2186, 2224, 2300, 2322, 2364, 2575, 2809,
+             2950, 3248]
+CONVERGING = [18761, 10631, 5699, 3026, 1631, 1010, 619, 403, 275, 175, 125, 79, 63, 50, 39, 34, 27,
+              25, 21, 14, 8, 4, 2, 1, 1, 1, 1, 1, 0]
+
+
+def _watch(counts):
+    """The first iteration at which the watch calls the run diverged, else None."""
+    watch = RouterWatch()
+    watch.feed("Info: Running main router loop...")            # other lines are ignored
+    for it, over in enumerate(counts, 1):
+        if watch.feed(f"Info:     iter={it} wires={600000 + it} overused={over} overuse={over + 9} "
+                      f"archfail=NA"):
+            return it
+    return None
+
+
+def test_router_watch():
+    """The build's router watch stops a run circling above its best for 12 iterations (it
+    would have stopped session 7's run at iteration 31 instead of by hand), never one that
+    converges, nor one that plateaus at a few wires before it converges."""
+    assert _watch(DIVERGING) == 31
+    assert _watch(DIVERGING[:30]) is None
+    assert _watch(CONVERGING) is None
+    assert _watch(CONVERGING[:-1] + [3] * 14 + [0]) is None
 
 
 def test_program_without_a_board_fails_clearly(tmp_path):
