@@ -154,7 +154,7 @@ def _nextpnr(out, argv, log, extra, *, quiet):
     watch = RouterWatch()
     with open(out / "nextpnr.out", "w") as sink:
         proc = subprocess.Popen(argv, cwd=out, stdout=sink, stderr=subprocess.STDOUT)
-        seen, said = 0, 0.0
+        seen, said, said_it = 0, 0.0, None
         diverged = False
         while proc.poll() is None:
             time.sleep(2)
@@ -163,8 +163,8 @@ def _nextpnr(out, argv, log, extra, *, quiet):
             seen += sum(len(ln) + 1 for ln in lines)
             for line in lines:
                 diverged = watch.feed(line) or diverged
-            if not quiet and watch.last and time.monotonic() - said > 60:
-                said = time.monotonic()
+            if not quiet and watch.last and watch.last[1] != said_it and time.monotonic() - said > 60:
+                said, said_it = time.monotonic(), watch.last[1]
                 print(f"sgdma: routing, iteration {watch.last[1]}: {watch.last[0]} wires overused",
                       flush=True)
             if diverged:

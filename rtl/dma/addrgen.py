@@ -100,12 +100,17 @@ class AddressGenerator(wiring.Component):
         last_row = Signal()
         last_plane = Signal()
         single_row = Signal()   # one row per plane
-        with m.If(self.cmd.valid & self.cmd.ready):
-            p = self.cmd.payload
-            m.d.sync += [cmd.eq(p), busy.eq(1), row.eq(p.addr), plane.eq(p.addr),
+        # the command's registers follow the offered command while idle (their ~230 clock
+        # enables are `busy` and the sticky error, registers: not the offer's fence and
+        # hold-back compares); only `busy` waits for the handshake
+        p = self.cmd.payload
+        with m.If(~busy & ~err.valid):
+            m.d.sync += [cmd.eq(p), row.eq(p.addr), plane.eq(p.addr),
                          r0.eq(p.count0 - 1), r1.eq(p.count1 - 1), rows_m1.eq(p.count0 - 1),
                          left.eq(p.length), single_row.eq(p.count0 == 1),
                          last_row.eq(p.count0 == 1), last_plane.eq(p.count1 == 1)]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += busy.eq(1)
             m.d.comb += fetch.cmd.valid.eq(p.kind == Shape.SGL)
 
         # (the fetcher takes a command once the previous one's bursts are out: the current

@@ -88,11 +88,13 @@ class BurstSplitter(wiring.Component):
         to_4k = Signal(range(4097), reset_less=True)
         cap = Signal(13, reset_less=True)
         offset = Signal(lane_bits)
+        # `final`: the fragment's rest fits in one burst, a register too (set with A's
+        # fields), so that the take of the next fragment waits for no compare
         final = Signal()
-        m.d.comb += [
-            offset.eq(a.addr[:lane_bits]),
-            final.eq((a.length >> 13 == 0) & (a.length[:13] <= cap)),
-        ]
+        m.d.comb += offset.eq(a.addr[:lane_bits])
+
+        def fits(length, room):
+            return (length >> 13 == 0) & (length[:13] <= room)
         # beats - 1 = (offset + bytes - 1) / wb, for both candidate sizes at once
         len_cap = Signal(8)
         len_end = Signal(8)
@@ -114,9 +116,12 @@ class BurstSplitter(wiring.Component):
             # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it;
             # the next burst starts at a word boundary, so its room is a whole maximal burst)
             nxt_4k = Signal(range(4097))
-            m.d.comb += nxt_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap))
-            m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(a.length - cap), to_4k.eq(nxt_4k),
-                         cap.eq(Mux(nxt_4k < max_bytes, nxt_4k, max_bytes))]
+            nxt_len = Signal(32)
+            nxt_cap = Signal(13)
+            m.d.comb += [nxt_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap)), nxt_len.eq(a.length - cap),
+                         nxt_cap.eq(Mux(nxt_4k < max_bytes, nxt_4k, max_bytes))]
+            m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(nxt_len), to_4k.eq(nxt_4k),
+                         cap.eq(nxt_cap), final.eq(fits(nxt_len, nxt_cap))]
         # fragments enter through a skid buffer (``i.ready`` is a register), then A takes one
         # when it is empty or cuts its final burst; an empty one is dropped
         nxt_valid, nxt_ready = Signal(), Signal()
@@ -129,6 +134,8 @@ class BurstSplitter(wiring.Component):
             with m.If(nxt_valid):
                 first_4k = 4096 - nxt.addr[:12]
                 first_room = max_bytes - nxt.addr[:lane_bits]
-                m.d.sync += [a.eq(nxt), to_4k.eq(first_4k),
-                             cap.eq(Mux(first_4k < first_room, first_4k, first_room))]
+                first_cap = Signal(13)
+                m.d.comb += first_cap.eq(Mux(first_4k < first_room, first_4k, first_room))
+                m.d.sync += [a.eq(nxt), to_4k.eq(first_4k), cap.eq(first_cap),
+                             final.eq(fits(nxt.length, first_cap))]
         return m
