@@ -1,6 +1,6 @@
 """AXI4 register slice: a skid buffer on each chosen channel, so no combinational path crosses it."""
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,7 +12,8 @@ __all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid"]
 def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clear=None):
     """A two-entry skid buffer from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
     o_payload): full throughput, every output and ``i_ready`` driven by a register.
-    ``clear`` (optional) empties it, dropping a word taken in the same cycle."""
+    ``clear`` (optional) empties it, dropping a word taken in the same cycle.  Returns the
+    word ``o_payload`` shows in the next cycle if it moves (a handshake, or empty now)."""
     width = len(i_payload)
     # the words are reset-less: only the valid flags are reset, so a reset reaches a few
     # flip-flops, not every bit of every slice
@@ -36,6 +37,7 @@ def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clea
     if clear is not None:
         with m.If(clear):
             m.d.sync += [out_valid.eq(0), spare_valid.eq(0)]
+    return Mux(spare_valid, spare, i_payload)
 
 
 class StreamRegisterSlice(wiring.Component):

@@ -56,6 +56,8 @@ class BurstSplitter(wiring.Component):
     -------
     i : In(stream.Signature(Fragment(addr_width, tag_width)))
     o : Out(stream.Signature(Burst(addr_width, tag_width)))
+    o_next : Out(Burst(addr_width, tag_width)) — the burst ``o`` shows next if it moves (after
+        its handshake, or when empty): a consumer can evaluate it a cycle ahead.
 
     Throughput: one burst per cycle, a fragment of one burst included; three cycles from a
     fragment on ``i`` to its first burst on ``o``.
@@ -72,6 +74,7 @@ class BurstSplitter(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(Fragment(addr_width, tag_width))),
             "o": Out(stream.Signature(Burst(addr_width, tag_width))),
+            "o_next": Out(Burst(addr_width, tag_width)),
         })
 
     def elaborate(self, platform):
@@ -109,8 +112,8 @@ class BurstSplitter(wiring.Component):
             fields.append(burst.tag.eq(a.tag))
         m.d.comb += fields
         b_ready = Signal()
-        skid(m, "burst", a_valid, b_ready, burst.as_value(), self.o.valid, self.o.ready,
-             self.o.payload.as_value())
+        m.d.comb += self.o_next.eq(skid(m, "burst", a_valid, b_ready, burst.as_value(), self.o.valid,
+                                        self.o.ready, self.o.payload.as_value()))
         step = a_valid & b_ready
         with m.If(step):
             # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it;

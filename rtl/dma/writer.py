@@ -142,7 +142,7 @@ class Writer(wiring.Component):
         err = self.error
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
 
-        gen, split, held, tag_of, o_held, fresh = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+        gen, split, held, tag_of, o_held, _ = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
@@ -178,17 +178,14 @@ class Writer(wiring.Component):
         wxfers = Signal(SEQ_BITS)
         # a COPY burst may go when its transfer has arrived whole, or when the bytes received
         # but not yet committed to a burst, less one word, cover it.  That last test is made
-        # a cycle ahead into registers, so that no adder or compare sits on the issue path:
-        # `roomy`, they cover any burst (set from both outcomes of this cycle's issue), and
-        # `covers`, they cover the burst on the splitter's output (trusted while it stays
-        # there: `fresh`).  Both underestimate, as `arrived` only grows.
-        max_bytes = self._max_beats * nb
+        # a cycle ahead into a register (`covers`), so that no adder or compare sits on the
+        # issue path: for the burst the splitter shows next cycle (the one after it if this
+        # one goes now, or the one arriving if it shows none), with this cycle's commit
+        # subtracted.  An underestimate, as `arrived` only grows.
         base = Signal(32)
         m.d.comb += base.eq(self.arrived - committed)
-        roomy = Signal()
         covers = Signal()
-        m.d.sync += covers.eq(base >= burst.bytes + nb)
-        avail = fill | (self.xfers != wxfers) | roomy | (fresh & covers)
+        avail = fill | (self.xfers != wxfers) | covers
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag(), "irq": 1})
         m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
@@ -221,8 +218,9 @@ class Writer(wiring.Component):
         ]
         if self._uw:
             m.d.comb += bus.awuser.eq(tag.ch)
-        m.d.sync += roomy.eq(Mux(aw_hs & ~fill, base >= burst.bytes + (nb + max_bytes),
-                                 base >= nb + max_bytes))
+        nxt = split.o_next
+        m.d.sync += covers.eq(Mux(aw_hs, Mux(fill, base, base - burst.bytes) >= nxt.bytes + nb,
+                                  Mux(split.o.valid, base >= burst.bytes + nb, base >= nxt.bytes + nb)))
         with m.If(aw_hs & ~fill):
             m.d.sync += committed.eq(committed + burst.bytes)
             with m.If(burst.last):
