@@ -168,13 +168,12 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     :class:`AddressGenerator` (SG lists through ``side.sg_bus``) feeding a
     :class:`~.burst.BurstSplitter`, and the hold-back rule of ``side.stop`` / ``side.halt``.
 
-    Returns ``(gen, split, held, tag_of, o_held, fresh)``: ``held(tag)`` is true when requests
+    Returns ``(gen, split, held, tag_of, o_held)``: ``held(tag)`` is true when requests
     of that descriptor must be held back; each burst on ``split.o`` carries its descriptor's
     :func:`~.common.Tag` (``tag_of(burst)`` views it).  ``o_held`` is the rule for the burst on
-    ``split.o`` from registers only (no sequence-number compare on the issue path): the
-    compare is made a cycle ahead against ``side.halt_seq_next`` and trusted while the burst
-    stays (``fresh``: ``split.o`` shows the burst it showed last cycle); under a halt, a burst
-    that just arrived waits one cycle for it.
+    ``split.o`` from registers only (no sequence-number compare on the issue path): it is
+    made a cycle ahead, for the burst ``split.o`` shows next cycle (``split.o_next`` if
+    it moves, else the same one), against ``side.halt_seq_next``.
     An SG-list failure of the generator is reported in ``side.error`` (SGL_ERR for a bus
     error, INVALID for a list that changed after validation) unless an error is already there.
     """
@@ -201,10 +200,10 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
         m.d.sync += [err.valid.eq(1),
                      err.code.eq(Mux(gen.error.invalid, ErrorCode.INVALID, ErrorCode.SGL_ERR)),
                      err.addr.eq(gen.error.addr), err.tag.eq(gen.error.tag)]
-    fresh = Signal()
     ahead = Signal()
     o_held = Signal()
-    m.d.sync += [fresh.eq(split.o.valid & ~split.o.ready),
-                 ahead.eq(later_or_same(tag_of(split.o.payload).seq, side.halt_seq_next))]
-    m.d.comb += o_held.eq(side.stop | (side.halt & (~fresh | ahead)))
-    return gen, split, held, tag_of, o_held, fresh
+    moves = split.o.ready | ~split.o.valid      # split.o shows split.o_next next cycle
+    seq_next = Mux(moves, tag_of(split.o_next).seq, tag_of(split.o.payload).seq)
+    m.d.sync += ahead.eq(later_or_same(seq_next, side.halt_seq_next))
+    m.d.comb += o_held.eq(side.stop | (side.halt & ahead))
+    return gen, split, held, tag_of, o_held

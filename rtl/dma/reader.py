@@ -54,8 +54,7 @@ class Reader(wiring.Component):
     error : Out(ErrorInfo) — the earliest read error (READ_SLVERR / READ_DECERR / SGL_ERR /
         INVALID).
 
-    Throughput: one burst per cycle (single-beat bursts included) while the buffer has room
-    for a maximal burst, one beat per cycle.
+    Throughput: one burst per cycle (single-beat bursts included), one beat per cycle.
     """
 
     def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=0, max_beats=256,
@@ -84,7 +83,7 @@ class Reader(wiring.Component):
         bus = self.bus
         idle_manager(m, bus)
 
-        gen, split, held, tag_of, o_held, fresh = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+        gen, split, held, tag_of, o_held = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # commands: a FENCE waits until every earlier descriptor of its channel has completed
@@ -106,16 +105,15 @@ class Reader(wiring.Component):
         room = Signal()
         take = bus.arvalid & bus.arready
         with_burst = reserve_count(m, used, burst.len + 1, take, pop)
-        # the room test is made a cycle ahead into registers, off the issue path: `roomy`,
-        # there is room for any burst (from every outcome of this cycle's issue and pop);
-        # `fits`, for the burst on the splitter's output, trusted while it stays there
-        # (`fresh`: nothing was issued since, and pops only make room)
-        roomy = Signal()
-        fits = Signal()
-        fit = [v + self._max_beats <= self._buf for v in (with_burst - 1, with_burst, used - 1, used)]
-        m.d.sync += [roomy.eq(Mux(take, Mux(pop, fit[0], fit[1]), Mux(pop, fit[2], fit[3]))),
-                     fits.eq(with_burst <= self._buf)]
-        m.d.comb += room.eq(roomy | (fresh & fits))
+        # the room test is made a cycle ahead into a register, off the issue path: for the
+        # count after this cycle's issue and pop and the burst the splitter shows next cycle
+        # (each case from registers; the handshakes only select)
+        nxt_len = split.o_next.len
+        stay_len = Mux(split.o.valid, burst.len, nxt_len)       # if none is issued now
+        m.d.sync += room.eq(Mux(take, Mux(pop, with_burst + nxt_len <= self._buf,
+                                          with_burst + nxt_len + 1 <= self._buf),
+                                Mux(pop, used + stay_len <= self._buf,
+                                    used + stay_len + 1 <= self._buf)))
         valid = issue_gate(m, split.o.valid & room & info_q.i.ready, bus.arready, o_held, "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),

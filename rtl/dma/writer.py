@@ -142,7 +142,7 @@ class Writer(wiring.Component):
         err = self.error
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
 
-        gen, split, held, tag_of, o_held, _ = shaped_bursts(m, self, addr_width=aw, data_width=dw,
+        gen, split, held, tag_of, o_held = shaped_bursts(m, self, addr_width=aw, data_width=dw,
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
@@ -220,7 +220,7 @@ class Writer(wiring.Component):
             m.d.comb += bus.awuser.eq(tag.ch)
         nxt = split.o_next
         m.d.sync += covers.eq(Mux(aw_hs, Mux(fill, base, base - burst.bytes) >= nxt.bytes + nb,
-                                  Mux(split.o.valid, base >= burst.bytes + nb, base >= nxt.bytes + nb)))
+                                  base >= Mux(split.o.valid, burst.bytes, nxt.bytes) + nb))
         with m.If(aw_hs & ~fill):
             m.d.sync += committed.eq(committed + burst.bytes)
             with m.If(burst.last):
