@@ -115,7 +115,8 @@ class SoC(wiring.Component):
         if self._slices:
             # the host's requests and the memory port through registers as well: no
             # combinational path runs from the bridge or the engine into the block RAMs
-            m.submodules.host_slice = hs = AXI4RegisterSlice(esig, channels=("aw", "w", "ar"))
+            m.submodules.host_slice = hs = AXI4RegisterSlice(esig, channels=("aw", "w", "ar"),
+                                                                half_rate=("aw", "w", "ar"))
             m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
             wiring.connect(m, host.bus, hs.s)
             wiring.connect(m, hs.m, xbar.mgr[1])

@@ -1,4 +1,5 @@
-"""AXI4 register slice: a skid buffer on each chosen channel, so no combinational path crosses it."""
+"""AXI4 register slice: a skid buffer (or, where half the throughput will do, a single register) on
+each chosen channel, so no combinational path crosses it."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
@@ -6,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..bus import CHANNELS, AXI4Signature, channel_payload, channel_ready, channel_valid
 
-__all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid"]
+__all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid", "half_skid"]
 
 
 def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clear=None):
@@ -40,12 +41,32 @@ def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clea
     return Mux(spare_valid, spare, i_payload)
 
 
+def half_skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload):
+    """A one-entry register from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
+    o_payload): every output and ``i_ready`` driven by a register like :func:`skid`, at half
+    its throughput (a word every other cycle) and without its word-wide multiplexer: the
+    word follows the input while empty (its clock enable is its own flag) and holds while
+    full.  For a channel that carries a word every few cycles at most."""
+    out = Signal(len(i_payload), name=f"{name}_out", reset_less=True)
+    full = Signal(name=f"{name}_full")
+    m.d.comb += [i_ready.eq(~full), o_valid.eq(full), o_payload.eq(out)]
+    with m.If(~full):
+        m.d.sync += [out.eq(i_payload), full.eq(i_valid)]
+    with m.Elif(o_ready):
+        m.d.sync += full.eq(0)
+
+
 class StreamRegisterSlice(wiring.Component):
     """A skid buffer on a ``lib.stream`` of ``shape``: ``i`` -> ``o`` in one cycle at full
     throughput, every output (``i.ready`` included) from a register.  With ``clear=True`` a
-    ``clear`` input empties it (a word offered in the same cycle is taken and dropped)."""
+    ``clear`` input empties it (a word offered in the same cycle is taken and dropped).
+    With ``half_rate=True`` it is a :func:`half_skid` register instead (a word every other
+    cycle; no ``clear``)."""
 
-    def __init__(self, shape, *, clear=False):
+    def __init__(self, shape, *, clear=False, half_rate=False):
+        if clear and half_rate:
+            raise ValueError("a half-rate slice has no clear")
+        self._half = bool(half_rate)
         members = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
         if clear:
             members["clear"] = In(1)
@@ -53,23 +74,34 @@ class StreamRegisterSlice(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        skid(m, "s", self.i.valid, self.i.ready, Value.cast(self.i.payload), self.o.valid, self.o.ready,
-             Value.cast(self.o.payload), clear=getattr(self, "clear", None))
+        ports = (self.i.valid, self.i.ready, Value.cast(self.i.payload), self.o.valid, self.o.ready,
+                 Value.cast(self.o.payload))
+        if self._half:
+            half_skid(m, "s", *ports)
+        else:
+            skid(m, "s", *ports, clear=getattr(self, "clear", None))
         return m
 
 
 class AXI4RegisterSlice(wiring.Component):
     """Registers ``channels`` (any of ``"aw", "w", "b", "ar", "r"``) between ``s`` (from the
-    manager) and ``m`` (to the subordinate).  One cycle of latency per sliced channel, full
-    throughput; responses keep their order (a slice is a FIFO per channel)."""
+    manager) and ``m`` (to the subordinate).  One cycle of latency per sliced channel;
+    responses keep their order (a slice is a FIFO per channel).  Full throughput (a
+    :func:`skid` buffer), except on the channels in ``half_rate`` (a subset of
+    ``channels``): a :func:`half_skid` register, a word every other cycle, for channels that
+    carry little (the address channels of a descriptor fetcher, say) -- about one LUT per
+    bit less."""
 
-    def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r")):
+    def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r"), half_rate=()):
         if not isinstance(signature, AXI4Signature):
             raise TypeError(f"signature must be an AXI4Signature, not {signature!r}")
-        unknown = set(channels) - set(CHANNELS)
+        unknown = (set(channels) | set(half_rate)) - set(CHANNELS)
         if unknown:
             raise ValueError(f"unknown AXI channels {sorted(unknown)}")
-        self._channels = tuple(channels)
+        if not set(half_rate) <= set(channels):
+            raise ValueError(f"half_rate channels {sorted(set(half_rate) - set(channels))} are not "
+                             f"sliced (channels={tuple(channels)})")
+        self._channels, self._half = tuple(channels), tuple(half_rate)
         super().__init__({"s": In(signature), "m": Out(signature)})
 
     def elaborate(self, platform):
@@ -78,8 +110,9 @@ class AXI4RegisterSlice(wiring.Component):
             src, dst = (self.s, self.m) if from_manager else (self.m, self.s)
             sp, dp = channel_payload(src, ch), channel_payload(dst, ch)
             if ch in self._channels:
-                skid(m, ch, channel_valid(src, ch), channel_ready(src, ch), Cat(*sp.values()),
-                     channel_valid(dst, ch), channel_ready(dst, ch), Cat(*dp.values()))
+                buffer = half_skid if ch in self._half else skid
+                buffer(m, ch, channel_valid(src, ch), channel_ready(src, ch), Cat(*sp.values()),
+                       channel_valid(dst, ch), channel_ready(dst, ch), Cat(*dp.values()))
             else:
                 m.d.comb += [channel_valid(dst, ch).eq(channel_valid(src, ch)),
                              channel_ready(src, ch).eq(channel_ready(dst, ch))]

@@ -125,16 +125,17 @@ class Channel(wiring.Component):
         m.submodules.scan = ResetInserter(fe_reset)(scan)
         m.submodules.xbar = xbar = self._xbar
         # the internal managers; with register slices each one's requests (and write data)
-        # reach the channel's arbiter from registers
+        # reach the channel's arbiter from registers.  Their address channels carry a request
+        # every few cycles at most: half-rate registers (no word-wide multiplexer)
         comp_bus = xbar.mgr[2]
         if self._slices:
             m.submodules.comp_slice = comp_slice = AXI4RegisterSlice(self._xbar.mgr_signature,
-                                                                     channels=("aw", "w"))
+                                                                     channels=("aw", "w"), half_rate=("aw",))
             wiring.connect(m, comp_slice.m, xbar.mgr[2])
             comp_bus = comp_slice.s
         for k, port in enumerate([ring.bus, scan.bus]):
             if self._slices:
-                sl = AXI4RegisterSlice(self._xbar.mgr_signature, channels=("ar",))
+                sl = AXI4RegisterSlice(self._xbar.mgr_signature, channels=("ar",), half_rate=("ar",))
                 m.submodules[f"slice{k}"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
@@ -249,25 +250,17 @@ class Channel(wiring.Component):
         src_sgl = ctl.src_sgl & is_copy
         dst_sgl = ctl.dst_sgl
 
-        def side(gen, addr, sgl, count, stride0, stride1):
-            m.d.comb += [
-                gen.kind.eq(Mux(sgl, Shape.SGL, Mux(nd, Shape.ND, Shape.CONTIG))),
-                gen.addr.eq(addr),
-                gen.length.eq(desc.length),
-                gen.count0.eq(Mux(sgl, count, nd_p.count0)),
-                gen.count1.eq(Mux(ctl.ndim == 3, nd_p.count1, 1)),
-                gen.stride0.eq(stride0),
-                gen.stride1.eq(stride1),
-            ]
-
-        rc, wc = self.cmd.payload.rd, self.cmd.payload.wr
-        side(rc.gen, desc.src, src_sgl, sg_p.src_count, nd_p.src_stride0, nd_p.src_stride1)
-        side(wc.gen, desc.dst, dst_sgl, sg_p.dst_count, nd_p.dst_stride0, nd_p.dst_stride1)
+        c = self.cmd.payload
+        for sd, addr, sgl, count, stride0, stride1 in (
+                (c.src, desc.src, src_sgl, sg_p.src_count, nd_p.src_stride0, nd_p.src_stride1),
+                (c.dst, desc.dst, dst_sgl, sg_p.dst_count, nd_p.dst_stride0, nd_p.dst_stride1)):
+            m.d.comb += [sd.kind.eq(Mux(sgl, Shape.SGL, Mux(nd, Shape.ND, Shape.CONTIG))),
+                         sd.addr.eq(addr), sd.count0.eq(Mux(sgl, count, nd_p.count0)),
+                         sd.stride0.eq(stride0), sd.stride1.eq(stride1)]
         m.d.comb += [
-            rc.gen.tag.ch.eq(self._id), rc.gen.tag.lseq.eq(seq), rc.fence.eq(ctl.fence),
-            wc.gen.tag.ch.eq(self._id), wc.gen.tag.lseq.eq(seq), wc.fence.eq(ctl.fence),
-            wc.irq.eq(ctl.irq),
-            wc.op.fill.eq(is_fill), wc.op.pattern.eq(desc.src),
+            c.length.eq(desc.length), c.count1.eq(Mux(ctl.ndim == 3, nd_p.count1, 1)),
+            c.tag.ch.eq(self._id), c.tag.lseq.eq(seq), c.fence.eq(ctl.fence), c.irq.eq(ctl.irq),
+            c.fill.eq(is_fill), c.src_hi.eq(desc.src[aw:]),
         ]
 
         # SG lists are summed before anything moves: lengths that disagree never write a byte
@@ -314,7 +307,7 @@ class Channel(wiring.Component):
         with m.Elif(scan_done & scan_bad):
             m.d.comb += [poison.eq(1), code.eq(Mux(scan_err, ErrorCode.SGL_ERR, ErrorCode.INVALID)),
                          paddr.eq(scan_addr)]
-        m.d.comb += [wc.poison.eq(poison), wc.code.eq(code), wc.addr.eq(paddr)]
+        m.d.comb += [c.poison.eq(poison), c.code.eq(code), c.addr.eq(paddr)]
         ready_to_emit = rec_valid & ~dead & ~regs.control.pause & (mode == _Mode.RUN) & ~halt & \
             ~self.closing & (poison | ~need_scan | scan_done)
         with m.If(rec_valid & ~dead & ~poison & need_scan & ~scanning & ~scan_done & ~halt):

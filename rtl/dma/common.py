@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..axi.slice import skid
+from ..axi.slice import half_skid, skid
 from ..bus import AXI4Signature
 
 __all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
@@ -39,14 +39,19 @@ class Queue(wiring.Component):
     the next cycle.  ``block=True``: the storage is block RAM whatever its size (a wide,
     shallow queue costs block RAMs instead of LUTs), its output registered once more (three
     cycles from input to output; ``level`` does not count the output register's two words).
+    ``half_rate=True`` (with ``block``): that output register is a :func:`half_skid` (one
+    word, a word every other cycle, no word-wide multiplexer) -- for a queue of commands.
 
     Members: ``i`` (In stream), ``o`` (Out stream), ``level`` (Out).
     """
 
-    def __init__(self, shape, depth, *, buffered=False, block=False):
+    def __init__(self, shape, depth, *, buffered=False, block=False, half_rate=False):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        if half_rate and not block:
+            raise ValueError("half_rate applies to a block queue's output register")
         self._shape, self._depth, self._buffered, self._block = shape, depth, buffered or block, block
+        self._half = bool(half_rate)
         super().__init__({
             "i": In(stream.Signature(shape)),
             "o": Out(stream.Signature(shape)),
@@ -69,7 +74,7 @@ class Queue(wiring.Component):
             # register before anyone looks at them
             o_valid, o_ready = Signal(), Signal()
             o_data = Signal(width)
-            skid(m, "out", q.r_rdy, q.r_en, q.r_data, o_valid, o_ready, o_data)
+            (half_skid if self._half else skid)(m, "out", q.r_rdy, q.r_en, q.r_data, o_valid, o_ready, o_data)
             m.d.comb += [self.o.payload.eq(o_data), self.o.valid.eq(o_valid), o_ready.eq(self.o.ready)]
         else:
             m.d.comb += [self.o.payload.eq(q.r_data), self.o.valid.eq(q.r_rdy), q.r_en.eq(self.o.ready)]

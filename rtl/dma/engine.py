@@ -124,8 +124,11 @@ class Engine(wiring.Component):
         for k, port in enumerate([ch.bus for ch in chans] + [mover.bus]):
             if self._slices:
                 # all five channels: responses reach each channel and the mover from
-                # registers too (a B fans out to a channel's completion logic)
-                sl = AXI4RegisterSlice(port.signature)
+                # registers too (a B fans out to a channel's completion logic).  A channel's
+                # requests and B responses are a few per descriptor: half-rate registers;
+                # its R (descriptors, SG lists) and W (completion records) run at full rate
+                sl = AXI4RegisterSlice(port.signature,
+                                       half_rate=("ar", "aw", "b") if k < n else ())
                 m.submodules[f"{names[k]}_slice"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
@@ -136,21 +139,19 @@ class Engine(wiring.Component):
         m.d.comb += [self.irq.eq(Cat(ch.irq for ch in chans)),
                      self.busy.eq(Cat(ch.busy for ch in chans).any())]
 
-        # descriptors: round robin over the channels.  The grant is a one-hot register, chosen
-        # a cycle ahead: the lowest offering channel above the one served now (or, if none is
-        # served, above the last one served), else the lowest offering one -- a lone channel
-        # keeps it.  So the ~560-bit command mux is selected by flip-flops, not by the offers
+        # descriptors: round robin over the channels.  The grant is a one-hot register, never
+        # empty, chosen a cycle ahead: the lowest offering channel above the granted one, else
+        # the lowest offering one.  It stays while its channel waits for the mover, and with no
+        # offer at all: so a lone channel keeps it (no cycle lost between its commands, nor
+        # before its first), and the ~560-bit command mux is selected by flip-flops
         offers = Signal(n)
-        last = Signal(range(n))
-        grant = Signal(n)
+        grant = Signal(n, init=1)
         m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
-        served = Signal(n)
-        m.d.comb += served.eq(grant & offers & mover.cmd.ready.replicate(n))
-        after = Mux(served.any(), Cat(served[:k].any() for k in range(n)),
-                    Cat(last < k for k in range(n)))
         above = Signal(n)
-        m.d.comb += above.eq(offers & after)
-        m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
+        waiting = (grant & offers).any() & ~mover.cmd.ready
+        with m.If(offers.any() & ~waiting):
+            m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
         width = len(mover.cmd.payload.as_value())
         m.d.comb += [
             mover.cmd.valid.eq((grant & offers).any()),
@@ -159,8 +160,6 @@ class Engine(wiring.Component):
         ]
         for k, ch in enumerate(chans):
             m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)
-            with m.If(served[k]):
-                m.d.sync += last.eq(k)
 
         # completions and errors go to the descriptor's channel
         done, err = mover.done, mover.error

@@ -1,23 +1,39 @@
 """The data mover the channels share: reader, stream operator, writer, in descriptor order."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..axi.interconnect import AXI4Interconnect
 from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
+from .addrgen import Shape
 from .bytes import Chunk
-from .common import SEQ_BITS, Queue, later_or_same, quiet_port
+from .common import SEQ_BITS, Queue, Tag, later_or_same, quiet_port
 from .reader import DoneCounts, ErrorInfo, ReadCommand, Reader
 from .writer import Done, StreamOp, WriteCommand, Writer
 
 __all__ = ["Mover", "MoverCommand"]
 
 
+def Side(addr_width):
+    """One side of a decoded descriptor: what its address generator needs beyond the fields
+    both sides share (see :class:`~.addrgen.GenCommand`)."""
+    return data.StructLayout({"kind": Shape, "addr": addr_width, "count0": 32,
+                              "stride0": signed(32), "stride1": signed(32)})
+
+
 def MoverCommand(addr_width):
-    """One descriptor, decoded: what to read (``read``: a COPY) and what to write.  The
-    channel fills ``tag.ch`` and ``tag.lseq`` of both halves; the mover numbers ``tag.seq``."""
-    return data.StructLayout({"read": 1, "rd": ReadCommand(addr_width), "wr": WriteCommand(addr_width)})
+    """One descriptor, decoded, each field once: what to read (``read``: a COPY, from
+    ``src``) and where to write (``dst``); ``length`` and ``count1`` are both sides'.  A
+    FILL's 64-bit pattern is the descriptor's ``src`` field: ``src.addr`` and, above
+    ``addr_width`` bits, ``src_hi``.  ``poison``: decode found the descriptor bad (``code``,
+    at ``addr``): report it, move nothing.  The channel fills ``tag.ch`` and ``tag.lseq``;
+    the mover numbers ``tag.seq``."""
+    return data.StructLayout({
+        "read": 1, "tag": Tag(), "length": 32, "count1": 32, "fence": 1, "irq": 1, "fill": 1,
+        "src": Side(addr_width), "dst": Side(addr_width), "src_hi": max(64 - addr_width, 0),
+        "poison": 1, "code": 4, "addr": addr_width,
+    })
 
 
 class Mover(wiring.Component):
@@ -78,20 +94,28 @@ class Mover(wiring.Component):
         m.submodules.rcmd_q = rcmd_q = Queue(ReadCommand(self._aw), 2, buffered=True)
         # the writer's commands wait for their data: a deep queue lets the reader run many
         # descriptors ahead, which keeps the read channel busy with small ones; ~300 bits
-        # wide, it lives in block RAM
-        m.submodules.wcmd_q = wcmd_q = Queue(WriteCommand(self._aw), 16, block=True)
+        # wide, it lives in block RAM, behind a half-rate register (the writer takes a
+        # command per descriptor, two cycles apart at least)
+        m.submodules.wcmd_q = wcmd_q = Queue(WriteCommand(self._aw), 16, block=True, half_rate=True)
         m.submodules.xbar = xbar = self._xbar
 
         # -- commands: numbered in the order they enter ----------------------------------------
         seq = Signal(SEQ_BITS)
         c = self.cmd.payload
+        rc, wc = rcmd_q.i.payload, wcmd_q.i.payload
         m.d.comb += [
             self.cmd.ready.eq(wcmd_q.i.ready & (rcmd_q.i.ready | ~c.read)),
             rcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready & c.read),
             wcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready),
-            rcmd_q.i.payload.eq(c.rd), rcmd_q.i.payload.gen.tag.seq.eq(seq),
-            wcmd_q.i.payload.eq(c.wr), wcmd_q.i.payload.gen.tag.seq.eq(seq),
+            rc.fence.eq(c.fence), wc.fence.eq(c.fence),
+            wc.irq.eq(c.irq), wc.poison.eq(c.poison), wc.code.eq(c.code), wc.addr.eq(c.addr),
+            wc.op.fill.eq(c.fill), wc.op.pattern.eq(Cat(c.src.addr, c.src_hi)),
         ]
+        for gen, sd in ((rc.gen, c.src), (wc.gen, c.dst)):
+            m.d.comb += [gen.kind.eq(sd.kind), gen.addr.eq(sd.addr), gen.count0.eq(sd.count0),
+                         gen.stride0.eq(sd.stride0), gen.stride1.eq(sd.stride1),
+                         gen.length.eq(c.length), gen.count1.eq(c.count1),
+                         gen.tag.eq(c.tag), gen.tag.seq.eq(seq)]
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += seq.eq(seq + 1)
         wiring.connect(m, rcmd_q.o, reader.cmd)
@@ -120,11 +144,13 @@ class Mover(wiring.Component):
         wiring.connect(m, writer.done, wiring.flipped(self.done))
 
         # -- the bus: with register slices each unit's requests (and write data) reach the
-        # arbiter from registers
+        # arbiter from registers (half-rate ones for the SG-list fetchers: a request per
+        # list burst; the data bursts may go one per cycle)
         for k, port in enumerate([reader.bus, reader.sg_bus, writer.bus, writer.sg_bus]):
             if self._slices:
                 sl = AXI4RegisterSlice(xbar.mgr_signature,
-                                       channels=("aw", "w") if port is writer.bus else ("ar",))
+                                       channels=("aw", "w") if port is writer.bus else ("ar",),
+                                       half_rate=("ar",) if k in (1, 3) else ())
                 m.submodules[f"slice{k}"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m

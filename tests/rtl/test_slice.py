@@ -1,6 +1,6 @@
-"""StreamRegisterSlice (the skid buffer every register slice is made of): order, full
-throughput, inputs never refused while a slot is free, outputs stable while stalled, clear
-(Amaranth simulator)."""
+"""StreamRegisterSlice (the skid buffer every register slice is made of, and its half-rate
+one-register form): order, throughput, inputs never refused while a slot is free, outputs
+stable while stalled, clear (Amaranth simulator)."""
 
 import random
 
@@ -11,11 +11,13 @@ from sgdma.rtl.axi.slice import StreamRegisterSlice
 from sgdma.sim.harness import seed_from_env
 
 
-@pytest.mark.parametrize("p_in,p_out,clear", [(1.0, 1.0, False), (0.7, 0.6, False), (0.9, 0.3, False),
-                                             (0.8, 0.8, True)])
-def test_stream_slice(p_in, p_out, clear):
+@pytest.mark.parametrize("p_in,p_out,clear,half", [
+    (1.0, 1.0, False, False), (0.7, 0.6, False, False), (0.9, 0.3, False, False), (0.8, 0.8, True, False),
+    (1.0, 1.0, False, True), (0.7, 0.6, False, True), (0.9, 0.3, False, True)])
+def test_stream_slice(p_in, p_out, clear, half):
     r = random.Random(seed_from_env())
-    dut = StreamRegisterSlice(16, clear=clear)
+    dut = StreamRegisterSlice(16, clear=clear, half_rate=half)
+    room = 1 if half else 2
     words = [r.randrange(1 << 16) for _ in range(400)]
     sent, got = [], []
     cycles = [0]
@@ -34,8 +36,9 @@ def test_stream_slice(p_in, p_out, clear):
                 ctx.set(dut.clear, flush)
             await ctx.delay(1e-9)
             i_ready, o_valid, o_payload = ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload)
-            # two words of room: an input is refused only when both are taken
-            assert i_ready == (len(sent) - len(got) < 2), "refused with a slot free (or took a third)"
+            # two words of room (one for the half-rate register): an input is refused only
+            # when every slot is taken
+            assert i_ready == (len(sent) - len(got) < room), "refused with a slot free (or took one too many)"
             if held is not None and not flush:
                 assert o_valid and o_payload == held, "output changed while stalled"
             if o_valid and take:
@@ -61,5 +64,10 @@ def test_stream_slice(p_in, p_out, clear):
     assert got == sent
     assert len(got) >= (1 if clear else len(words))
     if p_in == 1.0 and p_out == 1.0:
-        # full throughput: one word per cycle after one cycle of latency
-        assert cycles[0] <= len(words) + 2
+        # full throughput: one word per cycle after one cycle of latency (half: every other)
+        assert cycles[0] <= len(words) * 2 // room + 2
+
+
+def test_stream_slice_args():
+    with pytest.raises(ValueError, match="no clear"):
+        StreamRegisterSlice(8, clear=True, half_rate=True)
