@@ -7,7 +7,7 @@ from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, SgEntry, Status
+from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, Status
 from ...sw.registers import CHANNEL, ChannelState
 from ..axi.interconnect import AXI4Interconnect
 from ..axi.slice import AXI4RegisterSlice
@@ -19,6 +19,7 @@ from .common import SEQ_BITS, Queue, issue_gate, quiet_port
 from .fetch import RecordFetcher
 from .mover import MoverCommand
 from .reader import ErrorInfo
+from .scan import ScanRequest, ScanResult
 from .writer import Done
 
 __all__ = ["Channel"]
@@ -38,7 +39,8 @@ class _Mode(enum.Enum, shape=3):
 class Channel(wiring.Component):
     """A DMA channel (see ``docs/registers.md`` for its registers and the descriptor format).
 
-    The channel fetches its ring, validates each descriptor (and sums its SG lists), hands
+    The channel fetches its ring, validates each descriptor (and has the engine's scanner sum
+    its SG lists), hands
     it to the shared :class:`~.mover.Mover` on ``cmd`` and writes its completion record
     when the mover reports it ``done``, in ring order.
 
@@ -51,8 +53,8 @@ class Channel(wiring.Component):
 
     Members
     -------
-    bus : Out(AXI4Signature(id_width=3)) — the channel's own manager port (ring, SG lists
-        for validation, completion records), every request with ``AxUSER`` = ``device_id``.
+    bus : Out(AXI4Signature(id_width=2)) — the channel's own manager port (ring, completion
+        records), every request with ``AxUSER`` = ``device_id``.
     cmd : Out(stream.Signature(MoverCommand)) — decoded descriptors for the mover.
     done : In(stream.Signature(Done)) — the mover's completions of this channel's descriptors.
     error : In(ErrorInfo) — the mover's error, when it is this channel's descriptor.
@@ -68,6 +70,12 @@ class Channel(wiring.Component):
     irq : Out(1) — ``irq_status & irq_enable``.
     cycles : In(32) — the system cycle counter, for the doorbell/done timestamps.
     busy : Out(1) — work in flight, descriptors waiting, or an interrupt timeout running.
+    scan_req : Out(stream.Signature(ScanRequest)), scan_res : In(ScanResult) — an SG list
+        to check, and its verdict, from the engine's :class:`~.scan.ListScanner`.
+    scan_quiet : In(1) — nothing of this channel's is outstanding in the scanner.
+    scan_stop : Out(1) — hold back the scanner's reads for this channel.
+    restart : Out(1) — the channel's fetches restart (a mover reset, or the channel alone):
+        the scanner drops its list.
     """
 
     def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, ring_buffer=16,
@@ -80,7 +88,7 @@ class Channel(wiring.Component):
         self._id, self._aw, self._dw, self._uw = device_id, addr_width, data_width, user_width
         self._ring_buffer, self._ring_burst = ring_buffer, ring_burst
         self._slices = bool(register_slices)
-        self._xbar = AXI4Interconnect(managers=3, windows=[(0, 1 << addr_width)], addr_width=addr_width,
+        self._xbar = AXI4Interconnect(managers=2, windows=[(0, 1 << addr_width)], addr_width=addr_width,
                                       data_width=data_width, id_width=1, user_width=user_width,
                                       max_outstanding=8)
         super().__init__({
@@ -99,6 +107,11 @@ class Channel(wiring.Component):
             "irq": Out(1),
             "busy": Out(1),
             "cycles": In(32),
+            "scan_req": Out(stream.Signature(ScanRequest(addr_width))),
+            "scan_res": In(ScanResult(addr_width)),
+            "scan_quiet": In(1),
+            "scan_stop": Out(1),
+            "restart": Out(1),
         })
 
     def elaborate(self, platform):
@@ -114,36 +127,31 @@ class Channel(wiring.Component):
         local_reset = Signal()
         restarting = Signal()
         fe_reset = Signal()
-        m.d.comb += fe_reset.eq(self.mover_reset | local_reset)
+        m.d.comb += [fe_reset.eq(self.mover_reset | local_reset), self.restart.eq(fe_reset)]
 
         ring = RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
                              user_width=self._uw, buffer_records=self._ring_buffer,
                              burst_records=self._ring_burst)
-        scan = RecordFetcher(record_bytes=16, addr_width=aw, data_width=dw, user_width=self._uw,
-                             buffer_records=8, burst_records=8)
         m.submodules.ring = ResetInserter(fe_reset)(ring)
-        m.submodules.scan = ResetInserter(fe_reset)(scan)
         m.submodules.xbar = xbar = self._xbar
         # the internal managers; with register slices each one's requests (and write data)
         # reach the channel's arbiter from registers.  Their address channels carry a request
         # every few cycles at most: half-rate registers (no word-wide multiplexer)
-        comp_bus = xbar.mgr[2]
+        comp_bus = xbar.mgr[1]
         if self._slices:
             m.submodules.comp_slice = comp_slice = AXI4RegisterSlice(self._xbar.mgr_signature,
                                                                      channels=("aw", "w"), half_rate=("aw",))
-            wiring.connect(m, comp_slice.m, xbar.mgr[2])
+            wiring.connect(m, comp_slice.m, xbar.mgr[1])
             comp_bus = comp_slice.s
-        for k, port in enumerate([ring.bus, scan.bus]):
-            if self._slices:
-                sl = AXI4RegisterSlice(self._xbar.mgr_signature, channels=("ar",), half_rate=("ar",))
-                m.submodules[f"slice{k}"] = sl
-                wiring.connect(m, port, sl.s)
-                port = sl.m
-            wiring.connect(m, port, xbar.mgr[k])
+            m.submodules.ring_slice = ring_slice = AXI4RegisterSlice(
+                self._xbar.mgr_signature, channels=("ar",), half_rate=("ar",))
+            wiring.connect(m, ring.bus, ring_slice.s)
+            wiring.connect(m, ring_slice.m, xbar.mgr[0])
+        else:
+            wiring.connect(m, ring.bus, xbar.mgr[0])
         wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
         user = Const(self._id, max(self._uw, 1))
-        for u in (ring, scan):
-            m.d.comb += u.user.eq(user)
+        m.d.comb += ring.user.eq(user)
         m.d.comb += regs.device_id.id.eq(self._id)
 
         size_log2 = regs.ring_size.log2
@@ -167,7 +175,7 @@ class Channel(wiring.Component):
         # A drain may act on it only once its mode has held for two cycles: by then every
         # issue gate has seen `stop`/`halt`/`closing`, and anything issued before is visible
         # here (and in the mover's `idle`).
-        port_idle = quiet_port(m, self.bus, xbar.mgr)
+        port_idle = quiet_port(m, self.bus, xbar.mgr) & self.scan_quiet
         last_mode = Signal(_Mode)
         last_closing = Signal()
         settled = Signal()
@@ -183,7 +191,7 @@ class Channel(wiring.Component):
         m.d.comb += stop_all.eq((mode == _Mode.DRAIN_RESET) | (mode == _Mode.FAILED))
         m.d.comb += self.stop_req.eq(stop_all)
         fetch_stop = halt | stop_all | (mode != _Mode.RUN) | self.closing
-        m.d.comb += [ring.stop.eq(fetch_stop), scan.stop.eq(fetch_stop)]
+        m.d.comb += [ring.stop.eq(fetch_stop), self.scan_stop.eq(fetch_stop)]
 
         # -- ring fetch: never past the tail ----------------------------------------------------
         fetch_ptr = Signal(16)
@@ -263,34 +271,27 @@ class Channel(wiring.Component):
             c.fill.eq(is_fill), c.src_hi.eq(desc.src[aw:]),
         ]
 
-        # SG lists are summed before anything moves: lengths that disagree never write a byte
+        # SG lists are summed before anything moves: lengths that disagree never write a byte.
+        # The engine's ListScanner checks them, one list at a time for all channels.
         scanning = Signal()
         scan_dst = Signal()      # scanning the destination list (else the source list)
         scan_issued = Signal()
-        scan_left = Signal(32)
-        scan_sum = Signal(40)
         scan_bad = Signal()
         scan_err = Signal()      # a bus error while reading the list
         scan_addr = Signal(aw)
         scan_done = Signal()     # both lists checked
-        entry = data.View(layout(SgEntry), scan.o.payload.data)
-        m.d.comb += [scan.cmd.payload.addr.eq(Mux(scan_dst, desc.dst, desc.src)),
-                     scan.cmd.payload.count.eq(Mux(scan_dst, sg_p.dst_count, sg_p.src_count)),
-                     scan.cmd.valid.eq(scanning & ~scan_issued)]
-        with m.If(scan.cmd.valid & scan.cmd.ready):
-            m.d.sync += [scan_issued.eq(1), scan_left.eq(scan.cmd.payload.count), scan_sum.eq(0)]
-        m.d.comb += scan.o.ready.eq(scanning & scan_issued & (scan_left != 0))
-        with m.If(scan.o.valid & scan.o.ready):
-            m.d.sync += [scan_left.eq(scan_left - 1), scan_sum.eq(scan_sum + entry.len)]
-            with m.If((scan.o.payload.error | (entry.len == 0) | (entry.flags != 0) |
-                       too_wide(entry.addr)) & ~scan_bad):
-                m.d.sync += [scan_bad.eq(1), scan_err.eq(scan.o.payload.error),
-                             scan_addr.eq(Mux(scan.o.payload.error, scan.o.payload.addr, rec.addr))]
-        list_end = scanning & scan_issued & (scan_left == 0)
-        with m.If(list_end):
+        res = self.scan_res
+        m.d.comb += [self.scan_req.payload.addr.eq(Mux(scan_dst, desc.dst, desc.src)),
+                     self.scan_req.payload.count.eq(Mux(scan_dst, sg_p.dst_count, sg_p.src_count)),
+                     self.scan_req.payload.length.eq(desc.length),
+                     self.scan_req.valid.eq(scanning & ~scan_issued)]
+        with m.If(self.scan_req.valid & self.scan_req.ready):
+            m.d.sync += scan_issued.eq(1)
+        with m.If(scanning & scan_issued & res.valid):
             m.d.sync += scan_issued.eq(0)
-            with m.If((scan_sum != desc.length) & ~scan_bad):
-                m.d.sync += [scan_bad.eq(1), scan_addr.eq(rec.addr)]
+            with m.If(res.bad & ~scan_bad):
+                m.d.sync += [scan_bad.eq(1), scan_err.eq(res.err),
+                             scan_addr.eq(Mux(res.err, res.addr, rec.addr))]
             with m.If(~scan_dst & dst_sgl):
                 m.d.sync += scan_dst.eq(1)
             with m.Else():

@@ -12,8 +12,19 @@ from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
 from .channel import Channel
 from .mover import Mover
+from .scan import ListScanner
 
 __all__ = ["Engine"]
+
+
+def _connect_ids(m, mgr, port):
+    """Connect manager port ``mgr`` to ``port`` (an arbiter's manager port) whose IDs may be
+    wider: request IDs are zero-extended, response IDs truncated."""
+    for name, member in mgr.signature.members.items():
+        if member.flow == Out:
+            m.d.comb += getattr(port, name).eq(getattr(mgr, name))
+        else:
+            m.d.comb += getattr(mgr, name).eq(getattr(port, name))
 
 
 class Engine(wiring.Component):
@@ -53,7 +64,7 @@ class Engine(wiring.Component):
     -------
     csr : In(AXI4LiteSignature(addr_width=csr_addr_width, data_width=32)) — registers
         (``docs/registers.md``).
-    bus : Out(AXI4Signature(id_width=3 + log2(channels + 1))) — memory.
+    bus : Out(AXI4Signature(id_width=3 + log2(channels + 2))) — memory.
     irq : Out(channels) — one interrupt line per channel.
     busy : Out(1) — some channel has work (a simulator may skip ahead while it is low).
     """
@@ -88,9 +99,10 @@ class Engine(wiring.Component):
                             user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
                             max_reads=max_reads, max_writes=max_writes,
                             register_slices=register_slices)
-        id_width = self._chan[0].bus.signature.id_width
-        assert self._mover.bus.signature.id_width == id_width
-        self._xbar = AXI4Interconnect(managers=channels + 1, windows=[(0, 1 << addr_width)],
+        self._scanner = ListScanner(channels=channels, addr_width=addr_width, data_width=data_width,
+                                    user_width=user_width)
+        id_width = max(p.bus.signature.id_width for p in self._chan + [self._mover, self._scanner])
+        self._xbar = AXI4Interconnect(managers=channels + 2, windows=[(0, 1 << addr_width)],
                                       addr_width=addr_width, data_width=data_width,
                                       id_width=id_width, user_width=user_width,
                                       max_outstanding=max(max_reads, max_writes, 8) * 2)
@@ -120,19 +132,25 @@ class Engine(wiring.Component):
         m.submodules.mover = ResetInserter(mover_reset)(mover)
         for k, ch in enumerate(chans):
             m.submodules[f"ch{k}"] = ch
-        names = [f"ch{k}" for k in range(n)] + ["mover"]
-        for k, port in enumerate([ch.bus for ch in chans] + [mover.bus]):
+        m.submodules.scanner = scanner = self._scanner
+        names = [f"ch{k}" for k in range(n)] + ["mover", "scanner"]
+        for k, port in enumerate([ch.bus for ch in chans] + [mover.bus, scanner.bus]):
             if self._slices:
                 # all five channels: responses reach each channel and the mover from
                 # registers too (a B fans out to a channel's completion logic).  A channel's
-                # requests and B responses are a few per descriptor: half-rate registers;
-                # its R (descriptors, SG lists) and W (completion records) run at full rate
+                # and the scanner's requests and B responses are a few per descriptor:
+                # half-rate registers; their R (descriptors, SG lists) and W (completion
+                # records) run at full rate
                 sl = AXI4RegisterSlice(port.signature,
-                                       half_rate=("ar", "aw", "b") if k < n else ())
+                                       half_rate=() if port is mover.bus else ("ar", "aw", "b"))
                 m.submodules[f"{names[k]}_slice"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
-            wiring.connect(m, port, xbar.mgr[k])
+            _connect_ids(m, port, xbar.mgr[k])
+        for k, ch in enumerate(chans):
+            wiring.connect(m, ch.scan_req, scanner.req[k])
+            m.d.comb += [ch.scan_res.eq(scanner.res[k]), ch.scan_quiet.eq(scanner.quiet[k]),
+                         scanner.stop[k].eq(ch.scan_stop), scanner.abort[k].eq(ch.restart)]
         for k, ch in enumerate(chans):
             wiring.connect(m, bank.channel[k], ch.regs)
             m.d.comb += ch.cycles.eq(cycles)

@@ -6,7 +6,9 @@ from sgdma.rtl.dma.bytes import ByteQueue
 from sgdma.rtl.dma.channel import Channel
 from sgdma.rtl.dma.engine import Engine
 from sgdma.rtl.dma.fetch import RecordFetcher
+from sgdma.rtl.dma.common import Queue
 from sgdma.rtl.dma.mover import Mover
+from sgdma.rtl.dma.scan import ListScanner
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -31,6 +33,10 @@ def test_part_arguments():
         RecordFetcher(record_bytes=24)
     with pytest.raises(ValueError, match="data_width"):
         ByteQueue(data_width=48, pack=True)
+    with pytest.raises(ValueError, match="channels"):
+        ListScanner(channels=0)
+    with pytest.raises(ValueError, match="half_rate"):
+        Queue(8, 4, half_rate=True)
 
 
 def test_register_map_follows_channels():
