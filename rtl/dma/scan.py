@@ -80,24 +80,27 @@ class ListScanner(wiring.Component):
                 m.d.comb += index.eq(k)
         m.d.comb += [fetch.user.eq(index), fetch.stop.eq((mine & self.stop).any())]
 
-        # the lists: round robin over the channels offering one (the lowest above the last
-        # served, else the lowest), taken once the previous list is checked -- never from a
-        # channel restarting in this cycle
+        # the lists: round robin over the channels offering one.  `owner` is a one-hot
+        # register that moves, while no list is being checked and its channel offers none, to
+        # the lowest offering channel above it (else the lowest offering one); a list is
+        # taken from the owner only.  So the request multiplexer is selected by flip-flops
+        # (a channel waits a cycle at most), and a channel restarting in this cycle is never
+        # chosen
         offers = Signal(n)
         m.d.comb += offers.eq(Cat(r.valid for r in self.req) & ~self.abort)
         above = Signal(n)
         m.d.comb += above.eq(offers & Cat(owner[:k].any() for k in range(n)))
-        pick = Signal(n)
-        m.d.comb += pick.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        with m.If(~busy & ~(owner & offers).any() & offers.any()):
+            m.d.sync += owner.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
         take = Signal()
-        m.d.comb += take.eq(~busy & offers.any() & fetch.cmd.ready)
+        m.d.comb += take.eq(~busy & (owner & offers).any() & fetch.cmd.ready)
         width = len(self.req[0].payload.as_value())
-        chosen = data.View(ScanRequest(aw), _and_or([(pick[k], r.payload.as_value())
+        chosen = data.View(ScanRequest(aw), _and_or([(owner[k], r.payload.as_value())
                                                      for k, r in enumerate(self.req)], width))
         m.d.comb += [fetch.cmd.valid.eq(take), fetch.cmd.payload.addr.eq(chosen.addr),
                      fetch.cmd.payload.count.eq(chosen.count)]
         for k, r in enumerate(self.req):
-            m.d.comb += r.ready.eq(take & pick[k])
+            m.d.comb += r.ready.eq(take & owner[k])
 
         left = Signal(32, reset_less=True)
         total = Signal(32, reset_less=True)
@@ -106,7 +109,7 @@ class ListScanner(wiring.Component):
         err = Signal()
         addr = Signal(aw, reset_less=True)
         with m.If(take):
-            m.d.sync += [busy.eq(1), owner.eq(pick), left.eq(chosen.count), total.eq(chosen.length),
+            m.d.sync += [busy.eq(1), left.eq(chosen.count), total.eq(chosen.length),
                          acc.eq(0), bad.eq(0), err.eq(0)]
 
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
