@@ -114,7 +114,10 @@ class BoardTop(Elaboratable):
         stretch = Signal(range(hz // 20 + 1))           # activity stays lit for 50 ms
         beat = Signal(range(hz // 2 + 1))
         heart = Signal()
-        with m.If(soc.busy):
+        # (busy gathers every channel's state: registered before it loads the counter)
+        busy = Signal()
+        m.d.sync += busy.eq(soc.busy)
+        with m.If(busy):
             m.d.sync += stretch.eq(hz // 20)
         with m.Elif(stretch != 0):
             m.d.sync += stretch.eq(stretch - 1)
