@@ -11,6 +11,7 @@ from ..axi.slice import AXI4RegisterSlice
 from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
 from .channel import Channel
+from .common import round_robin
 from .mover import Mover
 from .scan import ListScanner
 
@@ -163,13 +164,10 @@ class Engine(wiring.Component):
         # offer at all: so a lone channel keeps it (no cycle lost between its commands, nor
         # before its first), and the ~560-bit command mux is selected by flip-flops
         offers = Signal(n)
-        grant = Signal(n, init=1)
         m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
-        above = Signal(n)
-        m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
-        waiting = (grant & offers).any() & ~mover.cmd.ready
-        with m.If(offers.any() & ~waiting):
-            m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        waiting = Signal()
+        grant = round_robin(m, offers, waiting, "cmd")
+        m.d.comb += waiting.eq((grant & offers).any() & ~mover.cmd.ready)
         width = len(mover.cmd.payload.as_value())
         m.d.comb += [
             mover.cmd.valid.eq((grant & offers).any()),

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ...sw.formats import SgEntry
 from ..axi.interconnect import _and_or
 from ..formats import layout
-from .common import manager_signature, quiet_port
+from .common import manager_signature, quiet_port, round_robin
 from .fetch import RecordFetcher
 
 __all__ = ["ListScanner", "ScanRequest", "ScanResult"]
@@ -63,7 +63,7 @@ class ListScanner(wiring.Component):
         m = Module()
         n, aw = self._n, self._aw
         busy = Signal()
-        owner = Signal(n, init=1)           # one-hot: the channel served (or last served)
+        owner = Signal(n)                   # one-hot: the channel served (or last served)
         mine = Signal(n)
         m.d.comb += mine.eq(owner & busy.replicate(n))
         drop = Signal()
@@ -80,18 +80,14 @@ class ListScanner(wiring.Component):
                 m.d.comb += index.eq(k)
         m.d.comb += [fetch.user.eq(index), fetch.stop.eq((mine & self.stop).any())]
 
-        # the lists: round robin over the channels offering one.  `owner` is a one-hot
-        # register that moves, while no list is being checked and its channel offers none, to
-        # the lowest offering channel above it (else the lowest offering one); a list is
-        # taken from the owner only.  So the request multiplexer is selected by flip-flops
-        # (a channel waits a cycle at most), and a channel restarting in this cycle is never
+        # the lists: round robin over the channels offering one (`round_robin`: the owner is
+        # a register, held while a list is checked or its channel offers one); a list is
+        # taken from the owner only, so the request multiplexer is selected by flip-flops (a
+        # channel waits a cycle at most), and a channel restarting in this cycle is never
         # chosen
         offers = Signal(n)
         m.d.comb += offers.eq(Cat(r.valid for r in self.req) & ~self.abort)
-        above = Signal(n)
-        m.d.comb += above.eq(offers & Cat(owner[:k].any() for k in range(n)))
-        with m.If(~busy & ~(owner & offers).any() & offers.any()):
-            m.d.sync += owner.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+        m.d.comb += owner.eq(round_robin(m, offers, busy | (owner & offers).any(), "list"))
         take = Signal()
         m.d.comb += take.eq(~busy & (owner & offers).any() & fetch.cmd.ready)
         width = len(self.req[0].payload.as_value())
