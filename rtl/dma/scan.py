@@ -1,7 +1,7 @@
 """The SG-list scanner the channels share: a descriptor's SG lists are read and summed before
 any of its bytes move."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Cat, Const, Module, ResetInserter, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
