@@ -114,12 +114,14 @@ class RouterWatch:
     iterations and stands above ``slack`` times that low (and 20 wires above it: a run that
     circles at a handful of wires near the end still converges).  On the congested full SoC router2
     either converges within a few dozen iterations or circles at hundreds to thousands of
-    overused wires for hours; which one happens depends on the placement, i.e. the seed."""
+    overused wires for hours; which one happens depends on the placement, i.e. the seed.  A run
+    can also stall a wire or two short of the end (session 10: one wire overused from iteration
+    109 to past 135): no new low for ``stall`` iterations is diverged as well."""
 
     ITER = re.compile(r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)")
 
-    def __init__(self, patience=12, slack=1.1):
-        self.patience, self.slack = patience, slack
+    def __init__(self, patience=12, slack=1.1, stall=40):
+        self.patience, self.slack, self.stall = patience, slack, stall
         self.best = None        # (overused, iteration)
         self.last = None
 
@@ -132,8 +134,9 @@ class RouterWatch:
         self.last = (over, it)
         if self.best is None or over < self.best[0]:
             self.best = (over, it)
-        return it - self.best[1] >= self.patience and over > max(self.slack * self.best[0],
-                                                                 self.best[0] + 20)
+        since = it - self.best[1]
+        return since >= self.stall or (since >= self.patience and
+                                       over > max(self.slack * self.best[0], self.best[0] + 20))
 
 
 def _seed_opts(opts, k):

@@ -9,6 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..rtl.axi.checker import AXI4Checker, Channel, Violation, monitor
+from ..rtl.axi.arbiter import AXI4Arbiter
 from ..rtl.axi.interconnect import AXI4Interconnect
 from ..rtl.axi.memory import AXI4Memory
 from ..rtl.axi.perf import AXI4PerfCounter
@@ -61,12 +62,15 @@ class MemorySystem(wiring.Component):
     """
 
     def __init__(self, *, managers=1, mem_sizes=(1 << 16,), data_width=64, addr_width=32,
-                 id_width=4, user_width=0, max_bursts=64, interconnect=None):
+                 id_width=4, user_width=0, max_bursts=64, interconnect=None, arbiter=False):
         self._n = managers
         self._sizes = list(mem_sizes)
         self._dw, self._aw, self._idw = data_width, addr_width, id_width
         self._max_bursts = max_bursts
         self._xbar = interconnect if interconnect is not None else (managers > 1 or len(self._sizes) > 1)
+        self._arbiter = arbiter
+        if arbiter and len(self._sizes) != 1:
+            raise ValueError("an arbiter has one subordinate: give one memory size")
         self.window = max(self._sizes)
         self._uw = user_width
         self.mgr_signature = AXI4Signature(addr_width=addr_width, data_width=data_width,
@@ -92,7 +96,14 @@ class MemorySystem(wiring.Component):
         m.d.comb += perf.clear.eq(self.perf_clear)
         for n in AXI4PerfCounter.NAMES:
             m.d.comb += getattr(self, f"perf_{n}").eq(getattr(perf, n))
-        if self._xbar:
+        if self._arbiter:
+            xbar = AXI4Arbiter(managers=self._n, addr_width=self._aw, data_width=self._dw,
+                               id_width=self._idw, user_width=self._uw)
+            m.submodules.xbar = xbar
+            for i in range(self._n):
+                wiring.connect(m, wiring.flipped(self.mgr[i]), xbar.mgr[i])
+            subs, sub_sig = [xbar.sub], xbar.sub_signature
+        elif self._xbar:
             xbar = AXI4Interconnect(managers=self._n, addr_width=self._aw, data_width=self._dw,
                                     id_width=self._idw, user_width=self._uw,
                                     windows=[(k * self.window, s) for k, s in enumerate(self._sizes)])

@@ -1,10 +1,10 @@
 """Small pieces shared by the AXI blocks."""
 
-from amaranth.hdl import Cat, Signal
+from amaranth.hdl import Cat, Mux, Signal
 
 from ..bus import Burst
 
-__all__ = ["next_beat_address", "size_bytes"]
+__all__ = ["next_beat_address", "round_robin", "size_bytes"]
 
 
 def size_bytes(size):
@@ -33,3 +33,17 @@ def next_beat_address(m, addr, size, length, burst, width=12):
         with m.Default():
             m.d.comb += nxt.eq(aligned + step)
     return nxt
+
+
+def round_robin(m, offers, hold, name):
+    """A one-hot round-robin grant over ``offers``, as a register (never empty): unless
+    ``hold``, it moves to the lowest offering requester above the granted one, else to the
+    lowest offering one; with no offer it stays.  A multiplexer selected by it is selected
+    by flip-flops, and a lone requester keeps it (no cycle lost between its requests)."""
+    n = len(offers)
+    grant = Signal(n, init=1, name=f"{name}_grant")
+    above = Signal(n, name=f"{name}_above")
+    m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
+    with m.If(offers.any() & ~hold):
+        m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
+    return grant

@@ -9,8 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import DESCRIPTOR_SIZE, Completion, Descriptor, ErrorCode, Opcode, Status
 from ...sw.registers import CHANNEL, ChannelState
-from ..axi.interconnect import AXI4Interconnect
-from ..axi.slice import AXI4RegisterSlice
+from ..axi.arbiter import AXI4Arbiter
 from ..bus import Resp
 from ..formats import layout
 from ..regbank import block_signature
@@ -53,7 +52,7 @@ class Channel(wiring.Component):
 
     Members
     -------
-    bus : Out(AXI4Signature(id_width=2)) — the channel's own manager port (ring, completion
+    bus : Out(AXI4Signature(id_width=1)) — the channel's own manager port (ring, completion
         records), every request with ``AxUSER`` = ``device_id``.
     cmd : Out(stream.Signature(MoverCommand)) — decoded descriptors for the mover.
     done : In(stream.Signature(Done)) — the mover's completions of this channel's descriptors.
@@ -79,7 +78,7 @@ class Channel(wiring.Component):
     """
 
     def __init__(self, *, device_id=0, addr_width=32, data_width=64, user_width=8, ring_buffer=16,
-                 ring_burst=4, register_slices=False):
+                 ring_burst=4):
         if data_width not in (32, 64, 128):
             raise ValueError(f"data_width must be 32, 64 or 128, not {data_width!r}")
         if not isinstance(device_id, int) or not 0 <= device_id < min(16, 1 << max(user_width, 1)):
@@ -87,10 +86,10 @@ class Channel(wiring.Component):
                              f"bits, not {device_id!r}")
         self._id, self._aw, self._dw, self._uw = device_id, addr_width, data_width, user_width
         self._ring_buffer, self._ring_burst = ring_buffer, ring_burst
-        self._slices = bool(register_slices)
-        self._xbar = AXI4Interconnect(managers=2, windows=[(0, 1 << addr_width)], addr_width=addr_width,
-                                      data_width=data_width, id_width=1, user_width=user_width,
-                                      max_outstanding=8)
+        # the ring fetcher only reads and the completion writer only writes: their port is
+        # plain wiring (the engine's arbiter and register slices sit behind it)
+        self._xbar = AXI4Arbiter(managers=2, reads=[0], writes=[1], addr_width=addr_width,
+                                 data_width=data_width, id_width=1, user_width=user_width)
         super().__init__({
             "bus": Out(self._xbar.sub_signature),
             "cmd": Out(stream.Signature(MoverCommand(addr_width))),
@@ -134,22 +133,9 @@ class Channel(wiring.Component):
                              burst_records=self._ring_burst)
         m.submodules.ring = ResetInserter(fe_reset)(ring)
         m.submodules.xbar = xbar = self._xbar
-        # the internal managers; with register slices each one's requests (and write data)
-        # reach the channel's arbiter from registers.  Their address channels carry a request
-        # every few cycles at most: half-rate registers (no word-wide multiplexer)
         comp_bus = xbar.mgr[1]
-        if self._slices:
-            m.submodules.comp_slice = comp_slice = AXI4RegisterSlice(self._xbar.mgr_signature,
-                                                                     channels=("aw", "w"), half_rate=("aw",))
-            wiring.connect(m, comp_slice.m, xbar.mgr[1])
-            comp_bus = comp_slice.s
-            m.submodules.ring_slice = ring_slice = AXI4RegisterSlice(
-                self._xbar.mgr_signature, channels=("ar",), half_rate=("ar",))
-            wiring.connect(m, ring.bus, ring_slice.s)
-            wiring.connect(m, ring_slice.m, xbar.mgr[0])
-        else:
-            wiring.connect(m, ring.bus, xbar.mgr[0])
-        wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+        wiring.connect(m, ring.bus, xbar.mgr[0])
+        wiring.connect(m, xbar.sub, wiring.flipped(self.bus))
         user = Const(self._id, max(self._uw, 1))
         m.d.comb += ring.user.eq(user)
         m.d.comb += regs.device_id.id.eq(self._id)

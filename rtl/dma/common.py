@@ -81,20 +81,6 @@ class Queue(wiring.Component):
         return m
 
 
-def round_robin(m, offers, hold, name):
-    """A one-hot round-robin grant over ``offers``, as a register (never empty): unless
-    ``hold``, it moves to the lowest offering requester above the granted one, else to the
-    lowest offering one; with no offer it stays.  A multiplexer selected by it is selected
-    by flip-flops, and a lone requester keeps it (no cycle lost between its requests)."""
-    n = len(offers)
-    grant = Signal(n, init=1, name=f"{name}_grant")
-    above = Signal(n, name=f"{name}_above")
-    m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
-    with m.If(offers.any() & ~hold):
-        m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
-    return grant
-
-
 def later_or_same(a, b):
     """``a`` is ``b`` or later in modular sequence-number order."""
     return (a - b)[SEQ_BITS - 1] == 0

@@ -6,12 +6,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.registers import ID_MAGIC, VERSION_MAJOR, VERSION_MINOR, register_map
-from ..axi.interconnect import AXI4Interconnect, _and_or
+from ..axi.arbiter import AXI4Arbiter
+from ..axi.common import round_robin
+from ..axi.interconnect import _and_or
 from ..axi.slice import AXI4RegisterSlice
 from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
 from .channel import Channel
-from .common import round_robin
 from .mover import Mover
 from .scan import ListScanner
 
@@ -94,7 +95,7 @@ class Engine(wiring.Component):
         self._slices = bool(register_slices)
         self.regmap = register_map(channels)
         self._chan = [Channel(device_id=k, addr_width=addr_width, data_width=data_width,
-                              user_width=user_width, register_slices=register_slices)
+                              user_width=user_width)
                       for k in range(channels)]
         self._mover = Mover(channels=channels, addr_width=addr_width, data_width=data_width,
                             user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
@@ -103,10 +104,10 @@ class Engine(wiring.Component):
         self._scanner = ListScanner(channels=channels, addr_width=addr_width, data_width=data_width,
                                     user_width=user_width)
         id_width = max(p.bus.signature.id_width for p in self._chan + [self._mover, self._scanner])
-        self._xbar = AXI4Interconnect(managers=channels + 2, windows=[(0, 1 << addr_width)],
-                                      addr_width=addr_width, data_width=data_width,
-                                      id_width=id_width, user_width=user_width,
-                                      max_outstanding=max(max_reads, max_writes, 8) * 2)
+        # managers: the channels, the mover, the scanner (which only reads)
+        self._xbar = AXI4Arbiter(managers=channels + 2, writes=range(channels + 1),
+                                 addr_width=addr_width, data_width=data_width, id_width=id_width,
+                                 user_width=user_width, max_writes=max(max_writes, 8) * 2)
         self._bank = RegisterBank(self.regmap, addr_width=csr_addr_width)
         super().__init__({
             "csr": In(AXI4LiteSignature(addr_width=self._bank.bus.signature.addr_width, data_width=32)),
@@ -123,10 +124,10 @@ class Engine(wiring.Component):
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
         if self._slices:
             m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature)
-            wiring.connect(m, xbar.sub[0], out.s)
+            wiring.connect(m, xbar.sub, out.s)
             wiring.connect(m, out.m, wiring.flipped(self.bus))
         else:
-            wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+            wiring.connect(m, xbar.sub, wiring.flipped(self.bus))
         # the mover is reset when every channel is ready for it (see Channel)
         mover_reset = Signal()
         mover, chans, n = self._mover, self._chan, self._n

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..axi.interconnect import AXI4Interconnect
+from ..axi.arbiter import AXI4Arbiter
 from ..axi.slice import AXI4RegisterSlice, StreamRegisterSlice
 from .addrgen import Shape
 from .bytes import Chunk
@@ -69,9 +69,9 @@ class Mover(wiring.Component):
                               max_reads=max_reads)
         self._writer = Writer(channels=channels, addr_width=addr_width, data_width=data_width,
                               user_width=user_width, max_beats=max_beats, max_writes=max_writes)
-        self._xbar = AXI4Interconnect(managers=4, windows=[(0, 1 << addr_width)], addr_width=addr_width,
-                                      data_width=data_width, id_width=1, user_width=user_width,
-                                      max_outstanding=max(max_reads, max_writes, 8))
+        # reads: the reader and the two SG-list fetchers; writes: the writer alone (wiring)
+        self._xbar = AXI4Arbiter(managers=4, reads=[0, 1, 3], writes=[2], addr_width=addr_width,
+                                 data_width=data_width, id_width=1, user_width=user_width)
         super().__init__({
             "cmd": In(stream.Signature(MoverCommand(addr_width))),
             "done": Out(stream.Signature(Done())),
@@ -143,19 +143,19 @@ class Mover(wiring.Component):
                      writer.done_seq.eq(self.done_seq), self.acked.eq(writer.acked)]
         wiring.connect(m, writer.done, wiring.flipped(self.done))
 
-        # -- the bus: with register slices each unit's requests (and write data) reach the
-        # arbiter from registers (half-rate ones for the SG-list fetchers: a request per
-        # list burst; the data bursts may go one per cycle)
+        # -- the bus: with register slices the read requests reach their arbiter from registers
+        # (half-rate ones for the SG-list fetchers: a request per list burst; the data bursts
+        # may go one per cycle).  The writer's requests and data pass straight through to the
+        # engine, whose register slice on this port takes them
         for k, port in enumerate([reader.bus, reader.sg_bus, writer.bus, writer.sg_bus]):
-            if self._slices:
-                sl = AXI4RegisterSlice(xbar.mgr_signature,
-                                       channels=("aw", "w") if port is writer.bus else ("ar",),
+            if self._slices and port is not writer.bus:
+                sl = AXI4RegisterSlice(xbar.mgr_signature, channels=("ar",),
                                        half_rate=("ar",) if k in (1, 3) else ())
                 m.submodules[f"slice{k}"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
             wiring.connect(m, port, xbar.mgr[k])
-        wiring.connect(m, xbar.sub[0], wiring.flipped(self.bus))
+        wiring.connect(m, xbar.sub, wiring.flipped(self.bus))
 
         # -- errors: the earliest failing descriptor -------------------------------------------
         re, we = reader.error, writer.error

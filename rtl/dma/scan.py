@@ -6,9 +6,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import SgEntry
+from ..axi.common import round_robin
 from ..axi.interconnect import _and_or
 from ..formats import layout
-from .common import manager_signature, quiet_port, round_robin
+from .common import manager_signature, quiet_port
 from .fetch import RecordFetcher
 
 __all__ = ["ListScanner", "ScanRequest", "ScanResult"]

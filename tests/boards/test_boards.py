@@ -73,11 +73,13 @@ def _watch(counts):
 def test_router_watch():
     """The build's router watch stops a run circling above its best for 12 iterations (it
     would have stopped session 7's run at iteration 31 instead of by hand), never one that
-    converges, nor one that plateaus at a few wires before it converges."""
+    converges, nor one that plateaus at a few wires before it converges; and one stalled a wire
+    short of the end for 40 iterations (session 10's full SoC, seed 3)."""
     assert _watch(DIVERGING) == 31
     assert _watch(DIVERGING[:30]) is None
     assert _watch(CONVERGING) is None
     assert _watch(CONVERGING[:-1] + [3] * 14 + [0]) is None
+    assert _watch(CONVERGING[:-1] + [1, 2] * 30) == 24 + 40     # its low (1) came at 24
 
 
 def test_program_without_a_board_fails_clearly(tmp_path):

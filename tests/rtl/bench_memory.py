@@ -132,7 +132,7 @@ async def error_windows(dut):
     # beats outside the windows of an erroring burst are written; those inside are not
     expected[0x3F0:0x400] = b"\xEE" * 16
     assert tb.mems[0].read(0, len(pattern)) == bytes(expected)
-    if N > 1:  # past the last memory window nothing decodes
+    if len(SIZES) > 1:  # past the last memory window nothing decodes
         hole = WINDOW * len(SIZES)
         resp = await mst.write(hole, b"\x11" * 40)
         assert resp.resp == AxiResp.DECERR, resp.resp

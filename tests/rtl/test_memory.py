@@ -1,14 +1,15 @@
-"""AXI4 memory and interconnect under cocotbext-axi masters, random stalls on every channel."""
+"""AXI4 memory, interconnect and arbiter under cocotbext-axi masters, random stalls on every channel."""
 
 import pytest
 
+from sgdma.rtl.axi.arbiter import AXI4Arbiter
 from sgdma.sim import harness
 from sgdma.sim.tops import MemorySystem
 
 
-def system(managers, mem_sizes, data_width=64, id_width=4):
+def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False):
     return MemorySystem(managers=managers, mem_sizes=mem_sizes, data_width=data_width,
-                        id_width=id_width)
+                        id_width=id_width, arbiter=arbiter)
 
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])
@@ -21,3 +22,26 @@ def test_memory(data_width):
 def test_interconnect():
     built = harness.build(system, params=dict(managers=3, mem_sizes=[1 << 16, 1 << 14]))
     harness.run(built, "tests.rtl.bench_memory")
+
+
+def test_arbiter():
+    built = harness.build(system, params=dict(managers=3, mem_sizes=[1 << 16], arbiter=True))
+    harness.run(built, "tests.rtl.bench_memory")
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(managers=0), "managers"), (dict(managers=2, reads=[2]), "reads"),
+    (dict(managers=2, writes=[-1]), "writes"), (dict(managers=2, max_writes=0), "max_writes"),
+])
+def test_arbiter_arguments(kw, message):
+    with pytest.raises(ValueError, match=message):
+        AXI4Arbiter(**kw)
+
+
+def test_arbiter_id_bits():
+    """A direction's managers are numbered in the ID bits added above their own; a direction
+    with one manager adds none."""
+    assert AXI4Arbiter(managers=2, reads=[0], writes=[1], id_width=1).sub_signature.id_width == 1
+    assert AXI4Arbiter(managers=6, writes=range(5), id_width=3).sub_signature.id_width == 6
+    with pytest.raises(ValueError, match="one memory"):
+        MemorySystem(managers=2, mem_sizes=[1 << 12, 1 << 12], arbiter=True)
