@@ -55,9 +55,9 @@ class Engine(wiring.Component):
     user_width : int
         ``AxUSER`` width (device ID), >= bits needed for ``channels``.
     register_slices : bool
-        A register slice on each internal manager of the channels and the mover (address and
-        write data, before their arbiters), on each of their ports (before the engine's
-        arbiter) and on the engine's port (all five channels): no combinational path from
+        A register slice on the mover's read managers (before its arbiter), on each port
+        before the engine's arbiter (a channel's and the scanner's at half rate where they
+        carry little) and on the engine's port (all five channels): no combinational path from
         address arithmetic reaches an arbiter or the memory, at a few cycles of latency per
         transaction.  Boards need it
         (the SoC turns it on); the cycle benches of the bare engine run without.
@@ -138,13 +138,18 @@ class Engine(wiring.Component):
         names = [f"ch{k}" for k in range(n)] + ["mover", "scanner"]
         for k, port in enumerate([ch.bus for ch in chans] + [mover.bus, scanner.bus]):
             if self._slices:
-                # all five channels: responses reach each channel and the mover from
-                # registers too (a B fans out to a channel's completion logic).  A channel's
-                # and the scanner's requests and B responses are a few per descriptor:
-                # half-rate registers; their R (descriptors, SG lists) and W (completion
-                # records) run at full rate
-                sl = AXI4RegisterSlice(port.signature,
-                                       half_rate=() if port is mover.bus else ("ar", "aw", "b"))
+                # the mover: all five channels at full rate.  The scanner: requests and B
+                # responses at half rate (a few per list), its R (list entries) at full rate.
+                # A channel: requests, completion-record data and B at half rate (a 16-byte
+                # record per descriptor); its R (descriptors) passes straight from the
+                # engine's port slice (`out`), a register, through the arbiter's ID compare
+                if port is mover.bus:
+                    sl = AXI4RegisterSlice(port.signature)
+                elif port is scanner.bus:
+                    sl = AXI4RegisterSlice(port.signature, half_rate=("ar", "aw", "b"))
+                else:
+                    sl = AXI4RegisterSlice(port.signature, channels=("ar", "aw", "w", "b"),
+                                           half_rate=("ar", "aw", "w", "b"))
                 m.submodules[f"{names[k]}_slice"] = sl
                 wiring.connect(m, port, sl.s)
                 port = sl.m
