@@ -101,12 +101,22 @@ class Mover(wiring.Component):
 
         # -- commands: numbered in the order they enter ----------------------------------------
         seq = Signal(SEQ_BITS)
-        c = self.cmd.payload
+        cmd = self.cmd
+        if self._slices:
+            # the descriptors arrive through a half-rate register (one per descriptor, two
+            # cycles apart at least): the channels' decode and the engine's grant multiplexer
+            # end there, not at the command queues.  It is the mover's, so the mover's reset
+            # empties it with the queues
+            m.submodules.cmd_slice = cmd_slice = StreamRegisterSlice(MoverCommand(self._aw),
+                                                                     half_rate=True)
+            wiring.connect(m, wiring.flipped(self.cmd), cmd_slice.i)
+            cmd = cmd_slice.o
+        c = cmd.payload
         rc, wc = rcmd_q.i.payload, wcmd_q.i.payload
         m.d.comb += [
-            self.cmd.ready.eq(wcmd_q.i.ready & (rcmd_q.i.ready | ~c.read)),
-            rcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready & c.read),
-            wcmd_q.i.valid.eq(self.cmd.valid & self.cmd.ready),
+            cmd.ready.eq(wcmd_q.i.ready & (rcmd_q.i.ready | ~c.read)),
+            rcmd_q.i.valid.eq(cmd.valid & cmd.ready & c.read),
+            wcmd_q.i.valid.eq(cmd.valid & cmd.ready),
             rc.fence.eq(c.fence), wc.fence.eq(c.fence),
             wc.irq.eq(c.irq), wc.poison.eq(c.poison), wc.code.eq(c.code), wc.addr.eq(c.addr),
             wc.op.fill.eq(c.fill), wc.op.pattern.eq(Cat(c.src.addr, c.src_hi)),
@@ -116,7 +126,7 @@ class Mover(wiring.Component):
                          gen.stride0.eq(sd.stride0), gen.stride1.eq(sd.stride1),
                          gen.length.eq(c.length), gen.count1.eq(c.count1),
                          gen.tag.eq(c.tag), gen.tag.seq.eq(seq)]
-        with m.If(self.cmd.valid & self.cmd.ready):
+        with m.If(cmd.valid & cmd.ready):
             m.d.sync += seq.eq(seq + 1)
         wiring.connect(m, rcmd_q.o, reader.cmd)
         wiring.connect(m, wcmd_q.o, writer.cmd)
