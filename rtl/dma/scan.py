@@ -33,8 +33,8 @@ class ListScanner(wiring.Component):
     Channel ``k`` offers a list on ``req[k]`` and gets its verdict on ``res[k]``; the
     entries are read on ``bus`` with ``AxUSER`` = ``k`` (the channel's device ID).  While it
     serves channel ``k``, ``stop[k]`` holds back its reads, and ``abort[k]`` (the channel
-    restarts) drops the list -- only when ``quiet[k]``: nothing of the channel's is
-    outstanding here.  ``quiet`` is a register (a cycle late), like a channel's own port
+    restarts) drops the list in the next cycle -- only when ``quiet[k]``: nothing of the
+    channel's is outstanding here.  A verdict in that cycle is the channel's to ignore.  ``quiet`` is a register (a cycle late), like a channel's own port
     accounting.
 
     Members
@@ -67,8 +67,13 @@ class ListScanner(wiring.Component):
         owner = Signal(n)                   # one-hot: the channel served (or last served)
         mine = Signal(n)
         m.d.comb += mine.eq(owner & busy.replicate(n))
+        # a restart of the list's channel drops it, a cycle later: `drop` is a register, for
+        # it resets the list fetcher (the channel's restart is decided by its control logic).
+        # Nothing is lost in that cycle: the channel restarts only once none of its list reads
+        # is outstanding and none is issued (`stop`), it ignores a verdict while restarting, and
+        # no list is taken while `drop` is pending
         drop = Signal()
-        m.d.comb += drop.eq((mine & self.abort).any())
+        m.d.sync += drop.eq((mine & self.abort).any())
 
         fetch = RecordFetcher(record_bytes=16, addr_width=aw, data_width=self._dw,
                               user_width=self._uw, buffer_records=self._buf,
@@ -90,7 +95,7 @@ class ListScanner(wiring.Component):
         m.d.comb += offers.eq(Cat(r.valid for r in self.req) & ~self.abort)
         m.d.comb += owner.eq(round_robin(m, offers, busy | (owner & offers).any(), "list"))
         take = Signal()
-        m.d.comb += take.eq(~busy & (owner & offers).any() & fetch.cmd.ready)
+        m.d.comb += take.eq(~busy & ~drop & (owner & offers).any() & fetch.cmd.ready)
         width = len(self.req[0].payload.as_value())
         chosen = data.View(ScanRequest(aw), _and_or([(owner[k], r.payload.as_value())
                                                      for k, r in enumerate(self.req)], width))
