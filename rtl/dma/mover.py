@@ -128,7 +128,16 @@ class Mover(wiring.Component):
                          gen.tag.eq(c.tag), gen.tag.seq.eq(seq)]
         with m.If(cmd.valid & cmd.ready):
             m.d.sync += seq.eq(seq + 1)
-        wiring.connect(m, rcmd_q.o, reader.cmd)
+        if self._slices:
+            # the reader's `ready` (fence and hold-back compares) would be the clock enable of
+            # the queue's ~230-bit output register: a half-rate register takes the command
+            # first, loading while empty, so the queue's read enable comes from flip-flops
+            m.submodules.rcmd_slice = rcmd_slice = StreamRegisterSlice(ReadCommand(self._aw),
+                                                                       half_rate=True)
+            wiring.connect(m, rcmd_q.o, rcmd_slice.i)
+            wiring.connect(m, rcmd_slice.o, reader.cmd)
+        else:
+            wiring.connect(m, rcmd_q.o, reader.cmd)
         wiring.connect(m, wcmd_q.o, writer.cmd)
 
         # -- the byte stream ---------------------------------------------------------------------
