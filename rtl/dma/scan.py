@@ -34,8 +34,8 @@ class ListScanner(wiring.Component):
     entries are read on ``bus`` with ``AxUSER`` = ``k`` (the channel's device ID).  While it
     serves channel ``k``, ``stop[k]`` holds back its reads, and ``abort[k]`` (the channel
     restarts) drops the list in the next cycle -- only when ``quiet[k]``: nothing of the
-    channel's is outstanding here.  A verdict in that cycle is the channel's to ignore.  ``quiet`` is a register (a cycle late), like a channel's own port
-    accounting.
+    channel's is outstanding here.  A verdict in that cycle is the channel's to ignore.
+    ``quiet`` is a register (a cycle late), like a channel's own port accounting.
 
     Members
     -------
