@@ -38,10 +38,12 @@ BOARDS = {
     "icebreaker": dict(
         platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",
         clock_mhz=12, target_mhz=24,
-        soc=dict(channels=1, data_width=32, mem_size=4 << 10, memory="bram", max_beats=16,
-                 buffer_beats=32, max_reads=2, max_writes=2),
-        left_out="3 of 4 channels, the 64-bit data path (32-bit), bursts above 16 beats, deep "
-                 "outstanding queues; memory is 4 KiB of block RAM",
+        # the lite engine: the full engine with one channel is ~5x the UP5K
+        soc=dict(channels=1, data_width=32, mem_size=4 << 10, memory="bram", lite=True,
+                 register_slices=False),
+        left_out="the lite engine (one channel, one descriptor at a time, bursts of at most 64 "
+                 "bytes, reads and writes never overlap) instead of the 4-channel engine; the "
+                 "32-bit data path; memory is 4 KiB of block RAM",
         luts=("ICESTORM_LC",), ffs=(), brams=("ICESTORM_RAM", "ICESTORM_SPRAM"), dsps=("ICESTORM_DSP",)),
 }
 

@@ -13,12 +13,14 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..sw.memmap import HOST_DEVICE_ID, MEMORY_BASE, REGISTERS_BASE, REGISTERS_SIZE
+from .axi.arbiter import AXI4Arbiter
 from .axi.interconnect import AXI4Interconnect
 from .axi.lite import AXI4LiteDecoder, AXI4LiteToAXI4
 from .axi.memory import AXI4Memory
 from .axi.slice import AXI4RegisterSlice
 from .bridge import Bridge
 from .dma.engine import Engine
+from .dma.lite import LiteEngine
 from .uart import UartRx, UartTx
 
 __all__ = ["SoC"]
@@ -45,6 +47,10 @@ class SoC(wiring.Component):
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
+    lite : bool
+        The sequential :class:`~sgdma.rtl.dma.lite.LiteEngine` instead of the engine (one
+        channel, 32-bit data; ``channels`` must be 1, ``data_width`` 32, and the mover's
+        parameters do not apply): for small FPGAs.
 
     Members
     -------
@@ -56,19 +62,26 @@ class SoC(wiring.Component):
 
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256, buffer_beats=None,
                  max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None,
-                 register_slices=True):
+                 register_slices=True, lite=False):
         if memory not in ("bram", "sim"):
             raise ValueError(f"memory must be 'bram' or 'sim', not {memory!r}")
         if not isinstance(mem_size, int) or mem_size < 4096 or mem_size & (mem_size - 1):
             raise ValueError(f"mem_size must be a power of two >= 4096, not {mem_size!r}")
         if MEMORY_BASE + mem_size > REGISTERS_BASE:
             raise ValueError(f"mem_size {mem_size:#x} runs into the registers at {REGISTERS_BASE:#x}")
-        self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
-                              buffer_beats=buffer_beats, max_reads=max_reads, max_writes=max_writes,
-                              register_slices=register_slices)
+        if lite:
+            if channels != 1 or data_width != 32:
+                raise ValueError(f"the lite engine has one channel and a 32-bit data path, not "
+                                 f"channels={channels!r}, data_width={data_width!r}")
+            self._engine = LiteEngine()
+        else:
+            self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
+                                  buffer_beats=buffer_beats, max_reads=max_reads,
+                                  max_writes=max_writes, register_slices=register_slices)
         self._bridge = Bridge(irq_lines=channels, timeout=timeout)
         self._mem_size, self._memory, self._dw = mem_size, memory, data_width
         self._slices = bool(register_slices)
+        self._lite = bool(lite)
         self._uart = uart_divisor
         if uart_divisor is not None and (not isinstance(uart_divisor, int) or uart_divisor < 4):
             raise ValueError(f"uart_divisor must be None or an integer >= 4, not {uart_divisor!r}")
@@ -87,17 +100,27 @@ class SoC(wiring.Component):
         m.submodules.decoder = dec = AXI4LiteDecoder(
             windows=[(MEMORY_BASE, self._mem_size), (REGISTERS_BASE, csr_size)])
         m.submodules.host = host = AXI4LiteToAXI4(esig, id=0, user=HOST_DEVICE_ID)
-        m.submodules.xbar = xbar = AXI4Interconnect(
-            managers=2, windows=[(MEMORY_BASE, self._mem_size)], addr_width=esig.addr_width,
-            data_width=esig.data_width, id_width=esig.id_width, user_width=esig.user_width,
-            max_outstanding=64)
+        if self._lite:
+            # one transaction at a time from each manager: an arbiter, and the memory answers
+            # DECERR above itself (the crossbar's decode and write-order queues are a seventh
+            # of the UP5K)
+            assert MEMORY_BASE == 0
+            m.submodules.xbar = xbar = AXI4Arbiter(
+                managers=2, addr_width=esig.addr_width, data_width=esig.data_width,
+                id_width=esig.id_width, user_width=esig.user_width, max_writes=2)
+        else:
+            m.submodules.xbar = xbar = AXI4Interconnect(
+                managers=2, windows=[(MEMORY_BASE, self._mem_size)], addr_width=esig.addr_width,
+                data_width=esig.data_width, id_width=esig.id_width, user_width=esig.user_width,
+                max_outstanding=64)
         m.submodules.memory = mem = AXI4Memory(
             size=self._mem_size, data_width=self._dw, addr_width=esig.addr_width,
             # block RAM answers at once: 16 bursts queued per direction keep it streaming, and
             # a queue that shallow sits in LUT RAM, whose output is a register, not a block
-            # RAM's slow data pin
-            id_width=xbar.sub_signature.id_width, user_width=esig.user_width, max_bursts=16,
-            storage="verilog" if self._memory == "sim" else "amaranth")
+            # RAM's slow data pin.  The lite engine has one burst in flight.
+            id_width=xbar.sub_signature.id_width, user_width=esig.user_width,
+            max_bursts=2 if self._lite else 16,
+            storage="verilog" if self._memory == "sim" else "amaranth", decode=self._lite)
 
         wiring.connect(m, bridge.bus, dec.bus)
         wiring.connect(m, dec.sub[0], host.lite)
@@ -120,11 +143,11 @@ class SoC(wiring.Component):
             m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
             wiring.connect(m, host.bus, hs.s)
             wiring.connect(m, hs.m, xbar.mgr[1])
-            wiring.connect(m, xbar.sub[0], ms.s)
+            wiring.connect(m, xbar.sub if self._lite else xbar.sub[0], ms.s)
             wiring.connect(m, ms.m, mem.bus)
         else:
             wiring.connect(m, host.bus, xbar.mgr[1])
-            wiring.connect(m, xbar.sub[0], mem.bus)
+            wiring.connect(m, xbar.sub if self._lite else xbar.sub[0], mem.bus)
         m.d.comb += [bridge.irq.eq(engine.irq), self.irq.eq(engine.irq),
                      self.busy.eq(bridge.busy | engine.busy)]
 

@@ -83,8 +83,9 @@ class DmaTB:
     def __init__(self, dut, *, watch=True):
         self.dut = dut
         self.p = params()
-        self.channels = self.p.get("channels", 4)
-        self.wb = self.p.get("data_width", 64) // 8
+        self.lite = self.p.get("lite", False)     # the lite engine: one channel, 32 bits
+        self.channels = 1 if self.lite else self.p.get("channels", 4)
+        self.wb = 4 if self.lite else self.p.get("data_width", 64) // 8
         self.mem_size = self.p.get("mem_size", 1 << 20)
         self.regmap = register_map(self.channels)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "csr", bus_separator="__"), dut.clk, dut.rst)

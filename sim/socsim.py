@@ -15,10 +15,12 @@ from pathlib import Path
 
 from .harness import BUILD, ROOT, _sources_digest, _strip_zero_memory_init, build_lock, verilator_env
 
-__all__ = ["DEFAULTS", "build", "SimProcess"]
+__all__ = ["DEFAULTS", "LITE", "build", "SimProcess"]
 
 #: the simulated SoC: the full engine, and memory for the demo's frames
 DEFAULTS = {"channels": 4, "data_width": 64, "mem_size": 16 << 20, "timeout": 1 << 16}
+#: ``sim:lite`` / ``sgdma sim --lite``: the iCEBreaker's engine (rtl/dma/lite.py)
+LITE = {"channels": 1, "data_width": 32, "lite": True, "register_slices": False}
 _CPP = ROOT / "sim" / "cpp" / "socsim.cpp"
 
 

@@ -7,8 +7,8 @@ __all__ = ["main"]
 
 
 def _sim(args):
-    from ..sim.socsim import DEFAULTS, build
-    params = dict(DEFAULTS)
+    from ..sim.socsim import DEFAULTS, LITE, build
+    params = dict(DEFAULTS, **(LITE if args.lite else {}))
     for name in ("channels", "data_width", "mem_size"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
@@ -36,9 +36,10 @@ def main(argv=None):
     s.add_argument("--channels", type=int)
     s.add_argument("--data-width", type=int)
     s.add_argument("--mem-size", type=lambda v: int(v, 0))
+    s.add_argument("--lite", action="store_true", help="the lite engine (the iCEBreaker's): one channel, 32-bit")
     s.set_defaults(func=_sim)
     d = sub.add_parser("demo", help="run the showcase through the driver")
-    d.add_argument("--target", default="sim", help="sim | tcp://host:port | serial:///dev/ttyUSB0?baud=N")
+    d.add_argument("--target", default="sim", help="sim | sim:lite | tcp://host:port | serial:///dev/ttyUSB0?baud=N")
     d.add_argument("--plot", default="build/demo/throughput.png")
     d.add_argument("--seed", type=int)
     d.set_defaults(func=_demo)

@@ -244,7 +244,8 @@ def run(target="sim", *, out=sys.stdout, plot=Path("build/demo/throughput.png"),
     t0 = time.monotonic()
     print(f"sgdma demo on {target} (seed {seed})", file=out, flush=True)
     with Device(target, quiet=False) as dev:
-        print(f"connected in {time.monotonic() - t0:.0f} s: {dev.n_channels} channels, "
+        print(f"connected in {time.monotonic() - t0:.0f} s: {'the lite engine, ' if dev.lite else ''}"
+              f"{dev.n_channels} channels, "
               f"{8 * dev.data_bytes}-bit memory bus, {dev.mem_size >> 20} MiB", file=out, flush=True)
         s = Showcase(dev, out, seed)
         for step in (s.sg_copy, s.nd, s.yuv, s.fill, s.journal, s.bus_error):

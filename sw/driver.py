@@ -725,6 +725,7 @@ class Device:
         cfg = register_map(1)
         config = RegisterFile(cfg, self.regs_window).system.config.fields()
         self.n_channels, self.data_bytes = config["channels"], config["data_bytes"]
+        self.lite = bool(config["lite"])     # the sequential lite engine (rtl/dma/lite.py)
         self.regmap = register_map(self.n_channels)
         self.regs = RegisterFile(self.regmap, self.regs_window)
         self.mem_size = mem_size or self._probe_memory()

@@ -30,6 +30,8 @@ SYSTEM = RegisterBlock("system", "Identification, configuration and the cycle co
         Field("data_bytes", 8, R, "memory bus width in bytes"),
         Field("iommu", 1, R, "an IOMMU sits in front of the DMA master"),
         Field("offload", 1, R, "checksum / segmentation offload present"),
+        Field("lite", 1, R, "the sequential lite engine: one descriptor at a time, bursts of "
+                            "at most 64 bytes, no overlap of reads and writes"),
     ]),
     Register("scratch", 0x0C, "Free for software: proves the bus works.", [
         Field("value", 32, RW, "any value"),

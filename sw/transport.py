@@ -6,7 +6,8 @@
 * ``sgdma.sim.cocotb_transport.CocotbTransport`` -- inside a cocotb bench (lives in sim/: the
   driver never imports cocotb).
 
-:func:`open_transport` opens one by URL: ``sim`` (starts a simulator and stops it on close),
+:func:`open_transport` opens one by URL: ``sim`` (starts a simulator and stops it on close;
+``sim:lite`` the lite engine's SoC),
 ``tcp://host:port``, ``serial:///dev/ttyUSB0?baud=3000000``, ``serial://socket://host:port``.
 """
 
@@ -110,9 +111,9 @@ class SerialTransport(Transport):
 
 def open_transport(url, *, quiet=True):
     """A :class:`Transport` for ``url`` (see the module documentation)."""
-    if url == "sim" or url.startswith("sim:"):
-        from ..sim.socsim import SimProcess
-        sim = SimProcess(quiet=quiet)
+    if url in ("sim", "sim:lite"):
+        from ..sim.socsim import LITE, SimProcess
+        sim = SimProcess(LITE if url == "sim:lite" else None, quiet=quiet)
         t = SocketTransport(sim.host, sim.port, on_close=sim.stop)
         t.sim = sim
         return t
@@ -128,4 +129,5 @@ def open_transport(url, *, quiet=True):
         if not rest:
             raise ValueError(f"serial targets look like serial:///dev/ttyUSB0?baud=3000000, not {url!r}")
         return SerialTransport(rest, baud)
-    raise ValueError(f"unknown target {url!r}: use 'sim', 'tcp://host:port' or 'serial:///dev/ttyUSB0?baud=N'")
+    raise ValueError(f"unknown target {url!r}: use 'sim', 'sim:lite', 'tcp://host:port' or "
+                     f"'serial:///dev/ttyUSB0?baud=N'")

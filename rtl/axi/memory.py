@@ -19,7 +19,7 @@ class AXI4Memory(wiring.Component):
     ----------
     size : int
         Bytes of storage, a power of two, at least one bus word.  Addresses wrap modulo
-        ``size`` (the interconnect decodes which addresses reach the memory).
+        ``size`` (the interconnect decodes which addresses reach the memory) unless ``decode``.
     data_width, addr_width, id_width, user_width : int
         Bus parameters (see :class:`~sgdma.rtl.bus.AXI4Signature`).
     max_bursts : int
@@ -44,6 +44,9 @@ class AXI4Memory(wiring.Component):
         Error windows ``[base, limit)`` (empty when ``base >= limit``): beats addressed there
         answer SLVERR / DECERR, their writes are dropped and reads return zero.  Tie to zero
         in a real design.
+    decode : bool
+        Addresses at or above ``size`` answer DECERR (their writes are dropped) instead of
+        wrapping: for a memory that is its bus's only subordinate.
     storage : str
         ``"amaranth"`` (an Amaranth ``Memory``: synthesizable, ``init`` allowed) or
         ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
@@ -51,7 +54,7 @@ class AXI4Memory(wiring.Component):
     """
 
     def __init__(self, *, size, data_width=64, addr_width=32, id_width=4, user_width=0,
-                 max_bursts=16, init=None, storage="amaranth"):
+                 max_bursts=16, init=None, storage="amaranth", decode=False):
         if storage not in ("amaranth", "verilog"):
             raise ValueError(f"storage must be 'amaranth' or 'verilog', not {storage!r}")
         if storage == "verilog" and init:
@@ -72,6 +75,7 @@ class AXI4Memory(wiring.Component):
         self._max_bursts = max_bursts
         self._init = bytes(init or b"")
         self._storage = storage
+        self._decode = bool(decode)
         super().__init__({
             "bus": In(AXI4Signature(addr_width=addr_width, data_width=data_width,
                                     id_width=id_width, user_width=user_width)),
@@ -87,7 +91,8 @@ class AXI4Memory(wiring.Component):
 
     def _beat_resp(self, m, addr, name):
         resp = Signal(Resp, name=name)
-        with m.If((addr >= self.decerr_base) & (addr < self.decerr_limit)):
+        above = (addr >> self._size.bit_length() - 1) != 0 if self._decode else 0
+        with m.If(above | ((addr >= self.decerr_base) & (addr < self.decerr_limit))):
             m.d.comb += resp.eq(Resp.DECERR)
         with m.Elif((addr >= self.slverr_base) & (addr < self.slverr_limit)):
             m.d.comb += resp.eq(Resp.SLVERR)

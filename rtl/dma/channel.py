@@ -21,9 +21,61 @@ from .reader import ErrorInfo
 from .scan import ScanRequest, ScanResult
 from .writer import Done
 
-__all__ = ["Channel"]
+__all__ = ["Channel", "descriptor_faults", "doorbell_stamp", "interrupts"]
 
 COMPLETION_OFFSET = Descriptor.byte_offset("completion")
+
+
+def descriptor_faults(d, addr_width):
+    """A descriptor (a ``data.View`` of :data:`Descriptor`) is malformed: the rules of
+    :func:`sgdma.sw.model.validate` that need no SG list.  Addresses above ``addr_width``
+    bits are malformed too."""
+    def too_wide(v):
+        return (v >> addr_width) != 0 if addr_width < 64 else Const(0)
+    c = d.control
+    copy, fill, many = c.opcode == Opcode.COPY, c.opcode == Opcode.FILL, c.ndim >= 2
+    nd_, sg_ = d.params.nd_params, d.params.sg_params
+    return (~(copy | fill) | (c.rsvd != 0) | (d.length == 0) |
+            (fill & c.src_sgl) |
+            (many & (c.src_sgl | c.dst_sgl)) |
+            (many & (nd_.count0 == 0)) | ((c.ndim == 3) & (nd_.count1 == 0)) |
+            ((c.src_sgl | c.dst_sgl) & (sg_.rsvd != 0)) |
+            (copy & c.src_sgl & ((sg_.src_count == 0) | (d.src[:4] != 0))) |
+            (c.dst_sgl & ((sg_.dst_count == 0) | (d.dst[:4] != 0))) |
+            (copy & too_wide(d.src)) | too_wide(d.dst))
+
+
+def doorbell_stamp(m, regs, cycles):
+    """``doorbell_cycle`` takes the cycle counter whenever ``tail`` changes."""
+    last_tail = Signal.like(regs.tail.index)
+    m.d.sync += last_tail.eq(regs.tail.index)
+    with m.If(last_tail != regs.tail.index):
+        m.d.sync += regs.doorbell_cycle.cycle.eq(cycles)
+
+
+def interrupts(m, regs, event_done, raise_error, irq):
+    """A channel's interrupt: ``event_done`` (an IRQ-flagged completion) is coalesced --
+    ``irq_status.done`` after ``coalesce.count`` of them or ``coalesce.timeout`` cycles after
+    the first; ``raise_error`` (the channel halts) sets ``irq_status.error`` and flushes the
+    pending completions.  Drives ``irq`` and returns the count of pending completions."""
+    pending = Signal(8)
+    timer = Signal(24)
+    fire = Signal()
+    m.d.comb += fire.eq((event_done & (pending + 1 >= regs.coalesce.count)) |
+                        ((pending != 0) & (regs.coalesce.timeout != 0) &
+                         (timer + 1 >= regs.coalesce.timeout)))
+    with m.If(fire):
+        m.d.sync += [pending.eq(0), timer.eq(0)]
+    with m.Else():
+        with m.If(event_done):
+            m.d.sync += pending.eq(pending + 1)
+        with m.If(pending != 0):
+            m.d.sync += timer.eq(timer + 1)
+    m.d.comb += [regs.irq_status.done_set.eq(fire | (raise_error & (pending != 0))),
+                 regs.irq_status.error_set.eq(raise_error)]
+    m.d.comb += irq.eq(((regs.irq_status.done & regs.irq_enable.done) |
+                        (regs.irq_status.error & regs.irq_enable.error)) != 0)
+    return pending
 
 
 class _Mode(enum.Enum, shape=3):
@@ -147,10 +199,7 @@ class Channel(wiring.Component):
         m.d.comb += ring_base.eq(regs.ring_base.addr[:aw] & ~(DESCRIPTOR_SIZE - 1))
         tail = Signal(16)
         m.d.comb += tail.eq(regs.tail.index & mask)
-        last_tail = Signal.like(regs.tail.index)
-        m.d.sync += last_tail.eq(regs.tail.index)
-        with m.If(last_tail != regs.tail.index):
-            m.d.sync += regs.doorbell_cycle.cycle.eq(self.cycles)
+        doorbell_stamp(m, regs, self.cycles)
         head = regs.head.index
 
         reset_req = regs.control.w_stb & regs.control.reset
@@ -202,24 +251,9 @@ class Channel(wiring.Component):
             m.d.sync += [fetch_ptr.eq((fetch_ptr + fetch_count) & mask), fetch_ok.eq(0)]
 
         # -- decode and validate ----------------------------------------------------------------
-        def too_wide(v):
-            return (v >> aw) != 0 if aw < 64 else Const(0)
-
         def check(record):
             """The descriptor's own faults (its fetch failed, or it is malformed)."""
-            d = data.View(layout(Descriptor), record.data)
-            c = d.control
-            copy, fill, many = c.opcode == Opcode.COPY, c.opcode == Opcode.FILL, c.ndim >= 2
-            nd_, sg_ = d.params.nd_params, d.params.sg_params
-            return record.error | (
-                ~(copy | fill) | (c.rsvd != 0) | (d.length == 0) |
-                (fill & c.src_sgl) |
-                (many & (c.src_sgl | c.dst_sgl)) |
-                (many & (nd_.count0 == 0)) | ((c.ndim == 3) & (nd_.count1 == 0)) |
-                ((c.src_sgl | c.dst_sgl) & (sg_.rsvd != 0)) |
-                (copy & c.src_sgl & ((sg_.src_count == 0) | (d.src[:4] != 0))) |
-                (c.dst_sgl & ((sg_.dst_count == 0) | (d.dst[:4] != 0))) |
-                (copy & too_wide(d.src)) | too_wide(d.dst))
+            return record.error | descriptor_faults(data.View(layout(Descriptor), record.data), aw)
 
         # the descriptor being decoded sits in a register with its validation verdict
         # (computed on the way in), so emitting it is a few gates from registers.  It loads
@@ -380,26 +414,8 @@ class Channel(wiring.Component):
             with m.Else():
                 m.d.comb += comp_fail.eq(1)
 
-        # interrupt coalescing: `count` completions or `timeout` cycles after the first
-        pending = Signal(8)
-        timer = Signal(24)
-        thr = regs.coalesce.count
-        fire = Signal()
-        m.d.comb += fire.eq((event_done & (pending + 1 >= thr)) |
-                            ((pending != 0) & (regs.coalesce.timeout != 0) &
-                             (timer + 1 >= regs.coalesce.timeout)))
-        with m.If(fire):
-            m.d.sync += [pending.eq(0), timer.eq(0)]
-        with m.Else():
-            with m.If(event_done):
-                m.d.sync += pending.eq(pending + 1)
-            with m.If(pending != 0):
-                m.d.sync += timer.eq(timer + 1)
         raise_error = Signal()
-        m.d.comb += [regs.irq_status.done_set.eq(fire | (raise_error & (pending != 0))),
-                     regs.irq_status.error_set.eq(raise_error)]
-        m.d.comb += self.irq.eq(((regs.irq_status.done & regs.irq_enable.done) |
-                                 (regs.irq_status.error & regs.irq_enable.error)) != 0)
+        pending = interrupts(m, regs, event_done, raise_error, self.irq)
 
         # -- control ----------------------------------------------------------------------------
         def restart():

@@ -16,7 +16,7 @@ from .channel import Channel
 from .mover import Mover
 from .scan import ListScanner
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "system_registers"]
 
 
 def _connect_ids(m, mgr, port):
@@ -215,12 +215,17 @@ class Engine(wiring.Component):
             m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
                          ch.mover_idle.eq(mover.idle)]
 
-        sys = bank.system
-        m.d.sync += cycles.eq(cycles + 1)
-        m.d.comb += [
-            sys.id.magic.eq(ID_MAGIC),
-            sys.version.major.eq(VERSION_MAJOR), sys.version.minor.eq(VERSION_MINOR),
-            sys.config.channels.eq(self._n), sys.config.data_bytes.eq(self._dw // 8),
-            sys.cycles.count.eq(cycles),
-        ]
+        system_registers(m, bank.system, cycles, channels=self._n, data_bytes=self._dw // 8)
         return m
+
+
+def system_registers(m, sys, cycles, *, channels, data_bytes, lite=False):
+    """Drive the ``system`` block: identification, configuration and the free-running cycle
+    counter ``cycles`` (a 64-bit signal this steps)."""
+    m.d.sync += cycles.eq(cycles + 1)
+    m.d.comb += [
+        sys.id.magic.eq(ID_MAGIC),
+        sys.version.major.eq(VERSION_MAJOR), sys.version.minor.eq(VERSION_MINOR),
+        sys.config.channels.eq(channels), sys.config.data_bytes.eq(data_bytes),
+        sys.config.lite.eq(lite), sys.cycles.count.eq(cycles),
+    ]

@@ -19,6 +19,7 @@ CONFIGS = {
     "32": dict(channels=2, data_width=32, mem_size=1 << 19, max_beats=16, buffer_beats=64,
                max_reads=8, max_writes=4),
     "128": dict(channels=2, data_width=128, mem_size=1 << 20),
+    "lite": dict(lite=True, mem_size=1 << 19),
 }
 
 
@@ -49,3 +50,15 @@ def test_dma_random(config, phases):
 @pytest.mark.parametrize("testcase,seed", [("errors_while_busy", 2054032591)])
 def test_dma_found_seeds(testcase, seed):
     harness.run(built("64"), "tests.rtl.bench_dma", testcase=testcase, seed=seed)
+
+
+# the lite engine (one channel, sequential): the same benches, the same model (all but the
+# shared mover's rewind, which needs a second channel)
+@pytest.mark.parametrize("testcase", [t for t in DIRECTED if t != "errors_while_busy"])
+def test_lite(testcase):
+    harness.run(built("lite"), "tests.rtl.bench_dma", testcase=testcase)
+
+
+def test_lite_random():
+    harness.run(built("lite"), "tests.rtl.bench_dma", testcase="random_transfers",
+                env={"SGDMA_PHASES": "4"})

@@ -6,6 +6,7 @@ from sgdma.rtl.dma.bytes import ByteQueue
 from sgdma.rtl.dma.channel import Channel
 from sgdma.rtl.dma.engine import Engine
 from sgdma.rtl.dma.fetch import RecordFetcher
+from sgdma.rtl.dma.lite import LiteEngine
 from sgdma.rtl.dma.common import Queue
 from sgdma.rtl.dma.mover import Mover
 from sgdma.rtl.dma.scan import ListScanner
@@ -22,6 +23,23 @@ from sgdma.rtl.dma.scan import ListScanner
 def test_engine_arguments(kw, message):
     with pytest.raises(ValueError, match=message):
         Engine(**kw)
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(addr_width=40), "addr_width"), (dict(addr_width=8), "addr_width"),
+    (dict(data_width=64), "32 bits"), (dict(user_width=-1), "user_width"),
+])
+def test_lite_engine_arguments(kw, message):
+    with pytest.raises(ValueError, match=message):
+        LiteEngine(**kw)
+
+
+def test_lite_soc_arguments():
+    from sgdma.rtl.soc import SoC
+    with pytest.raises(ValueError, match="one channel and a 32-bit"):
+        SoC(lite=True, channels=2, data_width=32)
+    with pytest.raises(ValueError, match="one channel and a 32-bit"):
+        SoC(lite=True, channels=1, data_width=64)
 
 
 def test_part_arguments():

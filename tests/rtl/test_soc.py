@@ -12,3 +12,10 @@ def test_driver_in_cocotb_bench():
     built = harness.build(soc, params=dict(channels=1, data_width=32, mem_size=1 << 16, max_beats=16,
                                            buffer_beats=64, max_reads=4, max_writes=4, timeout=4096))
     harness.run(built, "tests.rtl.bench_soc")
+
+
+def test_driver_lite_soc():
+    """The same driver and bench on the iCEBreaker's SoC: the lite engine, no register slices."""
+    built = harness.build(soc, params=dict(channels=1, data_width=32, mem_size=1 << 16, lite=True,
+                                           register_slices=False, timeout=4096))
+    harness.run(built, "tests.rtl.bench_soc")
