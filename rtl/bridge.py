@@ -20,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..sw.protocol import (CRC_RESIDUE, DUPLICATE, MAGIC, MAX_WORDS, PROTOCOL_VERSION, STATUS_WORDS,
                            SYNC_REQUEST, SYNC_RESPONSE, BridgeStatus, Kind, Nak, Op)
 from .bus import AXI4LiteSignature, Resp
+from .dma.common import BlockFIFO
 from .formats import layout
 
 __all__ = ["Bridge", "crc32_step"]
@@ -60,6 +61,9 @@ class Bridge(wiring.Component):
         WRITE payload buffer (power of two >= 2 * 256: two full frames in flight).
     addr_width : int
         AXI4-Lite address width (<= 32: frames carry 32-bit addresses).
+    block_ram_queues : bool
+        The command and response-word queues in block RAM (for FPGAs without LUT RAM, such
+        as the iCE40, where a 4-deep queue of 64-bit commands costs ~400 flip-flops).
 
     Members
     -------
@@ -70,7 +74,8 @@ class Bridge(wiring.Component):
     busy : Out(1) — a frame is being received, executed or sent (or an IRQ frame is due).
     """
 
-    def __init__(self, *, irq_lines=4, timeout=1 << 16, payload_words=2 * MAX_WORDS, addr_width=32):
+    def __init__(self, *, irq_lines=4, timeout=1 << 16, payload_words=2 * MAX_WORDS, addr_width=32,
+                 block_ram_queues=False):
         if not isinstance(irq_lines, int) or not 1 <= irq_lines <= 16:
             raise ValueError(f"irq_lines must be an integer in 1..16, not {irq_lines!r}")
         if not isinstance(timeout, int) or timeout < 16:
@@ -82,6 +87,7 @@ class Bridge(wiring.Component):
         if not isinstance(addr_width, int) or not 8 <= addr_width <= 32:
             raise ValueError(f"addr_width must be an integer in 8..32, not {addr_width!r}")
         self._irq_lines, self._timeout, self._depth, self._aw = irq_lines, timeout, payload_words, addr_width
+        self._fifo = BlockFIFO if block_ram_queues else fifo.SyncFIFOBuffered
         super().__init__({
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
@@ -105,7 +111,7 @@ class Bridge(wiring.Component):
         # ---- command queue: receiver -> executor ----
         cmd_layout = [("op", 8), ("seq", 8), ("n1", 8), ("addr", 32), ("nak", 8)]
         cmd_width = sum(w for _, w in cmd_layout)
-        m.submodules.cmd_q = cmd_q = fifo.SyncFIFOBuffered(width=cmd_width, depth=4)
+        m.submodules.cmd_q = cmd_q = self._fifo(width=cmd_width, depth=4)
 
         def fields(value):
             out, pos = {}, 0
@@ -200,7 +206,7 @@ class Bridge(wiring.Component):
                 m.d.sync += [wp.eq(wp_commit), crc_errors.eq(crc_errors + 1)]
 
         # ---- framer: responses and IRQ frames, CRC-32 appended ----
-        m.submodules.words = words = fifo.SyncFIFOBuffered(width=32, depth=4)
+        m.submodules.words = words = self._fifo(width=32, depth=4)
         m.submodules.tx_q = tx_q = fifo.SyncFIFOBuffered(width=8, depth=16)
         f_kind, f_seq, f_n1 = Signal(8), Signal(8), Signal(8)
         f_words = Signal(range(MAX_WORDS + 1))        # data words still to send

@@ -50,7 +50,8 @@ class SoC(wiring.Component):
     lite : bool
         The sequential :class:`~sgdma.rtl.dma.lite.LiteEngine` instead of the engine (one
         channel, 32-bit data; ``channels`` must be 1, ``data_width`` 32, and the mover's
-        parameters do not apply): for small FPGAs.
+        parameters do not apply): for small FPGAs.  Its memory answers DECERR above itself
+        behind an arbiter (no crossbar), and the bridge's queues sit in block RAM.
 
     Members
     -------
@@ -78,7 +79,8 @@ class SoC(wiring.Component):
             self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
                                   buffer_beats=buffer_beats, max_reads=max_reads,
                                   max_writes=max_writes, register_slices=register_slices)
-        self._bridge = Bridge(irq_lines=channels, timeout=timeout)
+        # (the lite SoC is for small FPGAs without LUT RAM: the bridge's queues in block RAM)
+        self._bridge = Bridge(irq_lines=channels, timeout=timeout, block_ram_queues=lite)
         self._mem_size, self._memory, self._dw = mem_size, memory, data_width
         self._slices = bool(register_slices)
         self._lite = bool(lite)

@@ -21,7 +21,7 @@ from .reader import ErrorInfo
 from .scan import ScanRequest, ScanResult
 from .writer import Done
 
-__all__ = ["Channel", "descriptor_faults", "doorbell_stamp", "interrupts"]
+__all__ = ["Channel", "descriptor_faults", "descriptor_rules", "doorbell_stamp", "interrupts"]
 
 COMPLETION_OFFSET = Descriptor.byte_offset("completion")
 
@@ -32,17 +32,31 @@ def descriptor_faults(d, addr_width):
     bits are malformed too."""
     def too_wide(v):
         return (v >> addr_width) != 0 if addr_width < 64 else Const(0)
-    c = d.control
-    copy, fill, many = c.opcode == Opcode.COPY, c.opcode == Opcode.FILL, c.ndim >= 2
     nd_, sg_ = d.params.nd_params, d.params.sg_params
-    return (~(copy | fill) | (c.rsvd != 0) | (d.length == 0) |
+    return descriptor_rules(
+        d.control, rsvd=d.control.rsvd != 0, length_zero=d.length == 0,
+        count0_zero=nd_.count0 == 0, count1_zero=nd_.count1 == 0, sg_rsvd=sg_.rsvd != 0,
+        src_count_zero=sg_.src_count == 0, dst_count_zero=sg_.dst_count == 0,
+        src_misaligned=d.src[:4] != 0, dst_misaligned=d.dst[:4] != 0,
+        src_wide=too_wide(d.src), dst_wide=too_wide(d.dst))
+
+
+def descriptor_rules(c, *, rsvd, length_zero, count0_zero, count1_zero, sg_rsvd, src_count_zero,
+                     dst_count_zero, src_misaligned, dst_misaligned, src_wide, dst_wide):
+    """The validation rules over predicates of the fields (so that an engine that sees the
+    descriptor a word at a time keeps one bit per predicate): ``c`` has the control word's
+    ``opcode``, ``src_sgl``, ``dst_sgl`` and ``ndim``; ``rsvd`` its reserved bits are set;
+    ``count0_zero``/``count1_zero`` (the N-D counts) share their words with the SG
+    parameters' reserved field (``sg_rsvd``: not zero)."""
+    copy, fill, many = c.opcode == Opcode.COPY, c.opcode == Opcode.FILL, c.ndim >= 2
+    return (~(copy | fill) | rsvd | length_zero |
             (fill & c.src_sgl) |
             (many & (c.src_sgl | c.dst_sgl)) |
-            (many & (nd_.count0 == 0)) | ((c.ndim == 3) & (nd_.count1 == 0)) |
-            ((c.src_sgl | c.dst_sgl) & (sg_.rsvd != 0)) |
-            (copy & c.src_sgl & ((sg_.src_count == 0) | (d.src[:4] != 0))) |
-            (c.dst_sgl & ((sg_.dst_count == 0) | (d.dst[:4] != 0))) |
-            (copy & too_wide(d.src)) | too_wide(d.dst))
+            (many & count0_zero) | ((c.ndim == 3) & count1_zero) |
+            ((c.src_sgl | c.dst_sgl) & sg_rsvd) |
+            (copy & c.src_sgl & (src_count_zero | src_misaligned)) |
+            (c.dst_sgl & (dst_count_zero | dst_misaligned)) |
+            (copy & src_wide) | dst_wide)
 
 
 def doorbell_stamp(m, regs, cycles):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..axi.slice import half_skid, skid
 from ..bus import AXI4Signature
 
-__all__ = ["Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
+__all__ = ["BlockFIFO", "Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
            "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
@@ -22,7 +22,7 @@ def Tag():
     return data.StructLayout({"seq": SEQ_BITS, "ch": CHANNEL_BITS, "lseq": SEQ_BITS})
 
 
-class _BlockFIFO(fifo.SyncFIFOBuffered):
+class BlockFIFO(fifo.SyncFIFOBuffered):
     """A buffered FIFO whose storage Yosys must put in block RAM (``ram_style``), however
     shallow: for wide queues that would otherwise take hundreds of LUT RAM cells."""
 
@@ -61,7 +61,7 @@ class Queue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = self._shape if isinstance(self._shape, int) else data.Layout.cast(self._shape).size
-        cls = _BlockFIFO if self._block else fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
+        cls = BlockFIFO if self._block else fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
         m.submodules.fifo = q = cls(width=width, depth=self._depth)
         m.d.comb += [
             q.w_data.eq(self.i.payload),
