@@ -39,11 +39,10 @@ BOARDS = {
         platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",
         clock_mhz=12, target_mhz=24,
         # the lite engine: the full engine with one channel is ~5x the UP5K
-        soc=dict(channels=1, data_width=32, mem_size=4 << 10, memory="bram", lite=True,
-                 register_slices=False),
+        soc=dict(channels=1, data_width=32, mem_size=128 << 10, memory="spram", lite=True),
         left_out="the lite engine (one channel, one descriptor at a time, bursts of at most 64 "
                  "bytes, reads and writes never overlap) instead of the 4-channel engine; the "
-                 "32-bit data path; memory is 4 KiB of block RAM",
+                 "32-bit data path; memory is the UP5K's 128 KiB of single-port RAM (SPRAM)",
         luts=("ICESTORM_LC",), ffs=(), brams=("ICESTORM_RAM", "ICESTORM_SPRAM"), dsps=("ICESTORM_DSP",)),
 }
 
@@ -79,6 +78,9 @@ def _available(report, names):
 def _ff_from_yosys(rpt):
     """Flip-flops from Yosys's ``stat`` (iCE40 packs them with LUTs, so nextpnr does not count them)."""
     text = rpt.read_text(errors="replace") if rpt.exists() else ""
+    # the last statistics only (the log prints them at several passes), without the design
+    # hierarchy's repeat of the totals
+    text = text.rpartition("Printing statistics")[2].partition("=== design hierarchy ===")[0]
     stats = re.findall(r"^\s+(\d+)\s+\S*\s*\$?(SB_DFF\w*|TRELLIS_FF)\s*$", text, re.M)
     if not stats:
         stats = [(n, c) for c, n in re.findall(r"^\s+(SB_DFF\w*|TRELLIS_FF)\s+(\d+)\s*$", text, re.M)]

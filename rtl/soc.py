@@ -35,15 +35,16 @@ class SoC(wiring.Component):
         The DMA :class:`~sgdma.rtl.dma.engine.Engine`'s parameters.
     mem_size : int
         Memory bytes at :data:`~sgdma.sw.memmap.MEMORY_BASE` (a power of two).
-    memory : ``"bram"`` or ``"sim"``
-        Block RAM (synthesizable) or the simulator's Verilog array (builds in seconds even
-        for many megabytes).
+    memory : ``"bram"``, ``"spram"`` or ``"sim"``
+        Block RAM (synthesizable), the iCE40 UltraPlus's single-port RAMs (64 or 128 KiB,
+        32-bit; see :class:`~sgdma.rtl.axi.memory.AXI4Memory`) or the simulator's Verilog
+        array (builds in seconds even for many megabytes).
     timeout : int
         Bridge resynchronization timeout in cycles.
     register_slices : bool
         The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`), one on the
-        host's requests and one in front of the memory; on by default: this is the top boards
-        build.
+        host's requests and one in front of the memory (the lite SoC: the host's only); on by
+        default: this is the top boards build.
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
@@ -64,8 +65,8 @@ class SoC(wiring.Component):
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256, buffer_beats=None,
                  max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None,
                  register_slices=True, lite=False):
-        if memory not in ("bram", "sim"):
-            raise ValueError(f"memory must be 'bram' or 'sim', not {memory!r}")
+        if memory not in ("bram", "sim", "spram"):
+            raise ValueError(f"memory must be 'bram', 'sim' or 'spram', not {memory!r}")
         if not isinstance(mem_size, int) or mem_size < 4096 or mem_size & (mem_size - 1):
             raise ValueError(f"mem_size must be a power of two >= 4096, not {mem_size!r}")
         if MEMORY_BASE + mem_size > REGISTERS_BASE:
@@ -122,7 +123,8 @@ class SoC(wiring.Component):
             # RAM's slow data pin.  The lite engine has one burst in flight.
             id_width=xbar.sub_signature.id_width, user_width=esig.user_width,
             max_bursts=2 if self._lite else 16,
-            storage="verilog" if self._memory == "sim" else "amaranth", decode=self._lite)
+            storage={"sim": "verilog", "bram": "amaranth", "spram": "ice40_spram"}[self._memory],
+            decode=self._lite)
 
         wiring.connect(m, bridge.bus, dec.bus)
         wiring.connect(m, dec.sub[0], host.lite)
@@ -137,19 +139,24 @@ class SoC(wiring.Component):
             else:
                 m.d.comb += sig.eq(port)
         wiring.connect(m, engine.bus, xbar.mgr[0])
+        sub = xbar.sub if self._lite else xbar.sub[0]
         if self._slices:
-            # the host's requests and the memory port through registers as well: no
-            # combinational path runs from the bridge or the engine into the block RAMs
+            # the host's requests through registers: no combinational path runs from the
+            # bridge's state through the decoder and the interconnect and back
             m.submodules.host_slice = hs = AXI4RegisterSlice(esig, channels=("aw", "w", "ar"),
                                                                 half_rate=("aw", "w", "ar"))
-            m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
             wiring.connect(m, host.bus, hs.s)
             wiring.connect(m, hs.m, xbar.mgr[1])
-            wiring.connect(m, xbar.sub if self._lite else xbar.sub[0], ms.s)
-            wiring.connect(m, ms.m, mem.bus)
         else:
             wiring.connect(m, host.bus, xbar.mgr[1])
-            wiring.connect(m, xbar.sub if self._lite else xbar.sub[0], mem.bus)
+        if self._slices and not self._lite:
+            # and the memory port: none from the engine into the block RAMs either (the lite
+            # engine's requests come from registers, one at a time)
+            m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
+            wiring.connect(m, sub, ms.s)
+            wiring.connect(m, ms.m, mem.bus)
+        else:
+            wiring.connect(m, sub, mem.bus)
         m.d.comb += [bridge.irq.eq(engine.irq), self.irq.eq(engine.irq),
                      self.busy.eq(bridge.busy | engine.busy)]
 

@@ -20,7 +20,7 @@ __all__ = ["DEFAULTS", "LITE", "build", "SimProcess"]
 #: the simulated SoC: the full engine, and memory for the demo's frames
 DEFAULTS = {"channels": 4, "data_width": 64, "mem_size": 16 << 20, "timeout": 1 << 16}
 #: ``sim:lite`` / ``sgdma sim --lite``: the iCEBreaker's engine (rtl/dma/lite.py)
-LITE = {"channels": 1, "data_width": 32, "lite": True, "register_slices": False}
+LITE = {"channels": 1, "data_width": 32, "lite": True, "mem_size": 128 << 10}
 _CPP = ROOT / "sim" / "cpp" / "socsim.cpp"
 
 

@@ -11,7 +11,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from .records import bench_record  # noqa: F401  (benches import it from here)
 
-__all__ = ["params", "rng", "start", "pause_generator", "quiet_controls", "MemoryBackdoor",
+__all__ = ["params", "rng", "start", "pause_generator", "quiet_controls", "MemoryBackdoor", "SpramBackdoor",
            "ProtocolWatch"]
 
 
@@ -69,6 +69,11 @@ class MemoryBackdoor:
     def _word(self, i):
         return int(self.handle[i].value)
 
+    def _set_word(self, i, value):
+        # immediate: a later read-modify-write of the same word in this time step must
+        # see it (plain assignments are applied at the end of the step)
+        self.handle[i].value = Immediate(value)
+
     def write(self, addr, data):
         data = bytes(data)
         if addr < 0 or addr + len(data) > self.size:
@@ -86,9 +91,7 @@ class MemoryBackdoor:
                 word = bytearray(self._word(i).to_bytes(wb, "little"))
                 word[off:off + n] = chunk
                 value = int.from_bytes(word, "little")
-            # immediate: a later read-modify-write of the same word in this time step must
-            # see it (plain assignments are applied at the end of the step)
-            self.handle[i].value = Immediate(value)
+            self._set_word(i, value)
             pos += n
 
     def read(self, addr, length):
@@ -99,6 +102,29 @@ class MemoryBackdoor:
         raw = b"".join(self._word(i).to_bytes(wb, "little") for i in range(first, last + 1))
         off = addr - first * wb
         return raw[off:off + length]
+
+
+class SpramBackdoor(MemoryBackdoor):
+    """The backdoor of an ``AXI4Memory(storage="ice40_spram")`` (``handle`` is the memory
+    itself): its 32-bit words live in pairs of 16-bit RAMs (sim/verilog/SB_SPRAM256KA.v), one
+    pair per 16K words."""
+
+    def __init__(self, handle, size):
+        super().__init__(None, 4, size)
+        self.memory = handle
+
+    def _halves(self, i):
+        bank, j = divmod(i, 1 << 14)
+        return [getattr(self.memory, f"spram{bank}_{h}").mem for h in (0, 1)], j
+
+    def _word(self, i):
+        (lo, hi), j = self._halves(i)
+        return int(lo[j].value) | int(hi[j].value) << 16
+
+    def _set_word(self, i, value):
+        (lo, hi), j = self._halves(i)
+        lo[j].value = Immediate(value & 0xFFFF)
+        hi[j].value = Immediate(value >> 16)
 
 
 class ProtocolWatch:

@@ -36,7 +36,8 @@ def main(argv=None):
     s.add_argument("--channels", type=int)
     s.add_argument("--data-width", type=int)
     s.add_argument("--mem-size", type=lambda v: int(v, 0))
-    s.add_argument("--lite", action="store_true", help="the lite engine (the iCEBreaker's): one channel, 32-bit")
+    s.add_argument("--lite", action="store_true",
+                   help="the iCEBreaker's SoC: the lite engine (one channel, 32-bit), 128 KiB")
     s.set_defaults(func=_sim)
     d = sub.add_parser("demo", help="run the showcase through the driver")
     d.add_argument("--target", default="sim", help="sim | sim:lite | tcp://host:port | serial:///dev/ttyUSB0?baud=N")

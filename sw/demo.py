@@ -43,6 +43,8 @@ class Showcase:
         self.chan = dev.channel(0)
         self.rows = []
         self.limit = float(dev.data_bytes)
+        # a small memory (the iCEBreaker's 128 KiB) runs every step at a quarter of the size
+        self.f = 1 if dev.mem_size >= 1 << 20 else 4
 
     def say(self, msg):
         print(msg, file=self.out, flush=True)
@@ -75,9 +77,10 @@ class Showcase:
     # ---- the six steps ----
     def sg_copy(self):
         self.say("1. scatter-gather copy between two fragmented buffers")
-        src_sizes = [4093, 12288, 777, 20000, 5, 9000, 2605]       # 48,768 bytes in 7 fragments
+        f = self.f
+        src_sizes = [n // f for n in (4093, 12288, 777, 20000, 5 * f, 9000, 2605)]  # 48,768 B (f=1)
         total = sum(src_sizes)
-        dst_sizes = [10000, 3, 25000, 8765]
+        dst_sizes = [10000 // f, 3, 25000 // f, 8765 // f]
         dst_sizes.append(total - sum(dst_sizes))
         src = [self.buffer(n + 7, align=64) for n in src_sizes]
         dst = [self.buffer(n + 2 * GUARD) for n in dst_sizes]
@@ -88,16 +91,17 @@ class Showcase:
 
     def nd(self):
         self.say("2. matrix column extraction and sub-matrix copy (N-D)")
-        n = 128
+        f = self.f
+        n = 128 // f
         mat = self.buffer(n * n * 4)
         col = self.buffer(n * 4 + 2 * GUARD)
-        k = 37
+        k = 37 % n
         t = InterleavedTemplate(src_start=mat.addr + 4 * k, dst_start=col.addr + GUARD, numf=n,
                                 chunks=(Chunk(4, src_icg=4 * (n - 1)),), dst_sgl=False)
         self.run_tx([self.chan.prep_interleaved(t)], f"column {k} of a {n}x{n} u32 matrix", n * 4, [col])
-        dn = 96
+        dn = 96 // f
         dst = self.buffer(dn * dn * 4)
-        rows, cols, r0, c0, r1, c1 = 48, 40, 11, 17, 30, 50
+        rows, cols, r0, c0, r1, c1 = (v // f for v in (48, 40, 11, 17, 30, 50))
         t = InterleavedTemplate(src_start=mat.addr + 4 * (r0 * n + c0),
                                 dst_start=dst.addr + 4 * (r1 * dn + c1),
                                 numf=rows, chunks=(Chunk(cols * 4, src_icg=4 * (n - cols),
@@ -107,7 +111,7 @@ class Showcase:
 
     def yuv(self):
         self.say("3. YUV 4:2:0 frame gathered from planes with 64-byte-aligned padded strides")
-        w, h = 320, 240
+        w, h = 320 // self.f, 240 // self.f
         planes = [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
         srcs, txs, pos = [], [], 0
         frame = self.buffer(w * h * 3 // 2 + 2 * GUARD)
@@ -123,10 +127,10 @@ class Showcase:
 
     def fill(self):
         self.say("4. fill")
-        n = 16381
+        n = 16381 // self.f
         dst = self.buffer(n + 2 * GUARD)
         tx = self.chan.prep_fill(dst[GUARD + 3:GUARD + 3 + n], b"\xde\xad\xbe\xef", n)
-        self.run_tx([tx], "fill 16381 B, odd address, 4-byte pattern", n, [dst])
+        self.run_tx([tx], f"fill {n} B, odd address, 4-byte pattern", n, [dst])
 
     def journal(self):
         self.say("5. journaling order: data, journal record, FENCE, commit block")
@@ -246,11 +250,14 @@ def run(target="sim", *, out=sys.stdout, plot=Path("build/demo/throughput.png"),
     with Device(target, quiet=False) as dev:
         print(f"connected in {time.monotonic() - t0:.0f} s: {'the lite engine, ' if dev.lite else ''}"
               f"{dev.n_channels} channels, "
-              f"{8 * dev.data_bytes}-bit memory bus, {dev.mem_size >> 20} MiB", file=out, flush=True)
+              f"{8 * dev.data_bytes}-bit memory bus, "
+              f"{f'{dev.mem_size >> 20} MiB' if dev.mem_size >= 1 << 20 else f'{dev.mem_size >> 10} KiB'}",
+              file=out, flush=True)
         s = Showcase(dev, out, seed)
         for step in (s.sg_copy, s.nd, s.yuv, s.fill, s.journal, s.bus_error):
             step()
-        points = s.sweep(list(sizes))
+        # (a small memory sweeps what fits: a source and four destinations in half of it)
+        points = s.sweep([z for z in sizes if 5 * z <= dev.mem_size // 2])
         stats = dev.link.stats
     _table(s.rows, out)
     if plot is not None:

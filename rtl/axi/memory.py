@@ -48,15 +48,21 @@ class AXI4Memory(wiring.Component):
         Addresses at or above ``size`` answer DECERR (their writes are dropped) instead of
         wrapping: for a memory that is its bus's only subordinate.
     storage : str
-        ``"amaranth"`` (an Amaranth ``Memory``: synthesizable, ``init`` allowed) or
+        ``"ice40_spram"`` (the iCE40 UltraPlus's single-port RAMs: 2 or 4 SB_SPRAM256KA for
+        64 or 128 KiB, 32 bits; a write beat and a read beat take turns, writes first, and no
+        write passes while read data waits for ``rready``), ``"amaranth"`` (an Amaranth
+        ``Memory``: synthesizable, ``init`` allowed) or
         ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
         sizes build in seconds instead of minutes).
     """
 
     def __init__(self, *, size, data_width=64, addr_width=32, id_width=4, user_width=0,
                  max_bursts=16, init=None, storage="amaranth", decode=False):
-        if storage not in ("amaranth", "verilog"):
-            raise ValueError(f"storage must be 'amaranth' or 'verilog', not {storage!r}")
+        if storage not in ("amaranth", "verilog", "ice40_spram"):
+            raise ValueError(f"storage must be 'amaranth', 'verilog' or 'ice40_spram', not {storage!r}")
+        if storage == "ice40_spram" and (data_width != 32 or size not in (64 << 10, 128 << 10) or init):
+            raise ValueError(f"storage='ice40_spram' is 32 bits wide, 64 or 128 KiB, without init; "
+                             f"not data_width={data_width!r}, size={size!r}")
         if storage == "verilog" and init:
             raise ValueError("storage='verilog' starts zeroed: load it through the backdoor instead of init")
         if data_width not in (32, 64, 128, 256):
@@ -100,6 +106,38 @@ class AXI4Memory(wiring.Component):
             m.d.comb += resp.eq(Resp.OKAY)
         return resp
 
+    def _spram(self, m, depth):
+        """Read and write ports onto SB_SPRAM256KA pairs (16K x 16 each: one pair per 64 KiB
+        bank), sharing one address: the caller never reads and writes in the same cycle.  A
+        RAM is selected only to read or write, so its output holds between reads."""
+        abits = (depth - 1).bit_length()
+        rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(32))
+        wport = _Port(addr=Signal(abits), en=Signal(4), data=Signal(32))
+        write = wport.en.any()
+        addr = Signal(abits)
+        m.d.comb += addr.eq(Mux(write, wport.addr, rport.addr))
+        banks = depth >> 14
+        bank_r = Signal(range(max(banks, 2)))       # the bank of the last read
+        with m.If(rport.en & ~write):
+            m.d.sync += bank_r.eq(addr[14:])
+        outs = []
+        for bank in range(banks):
+            sel = (addr[14:] == bank) if banks > 1 else 1
+            halves = []
+            for half in (0, 1):
+                be = wport.en[2 * half:2 * half + 2]
+                dout = Signal(16, name=f"spram{bank}_{half}_out")
+                m.submodules[f"spram{bank}_{half}"] = Instance(
+                    "SB_SPRAM256KA", i_ADDRESS=addr[:14],
+                    i_DATAIN=wport.data[16 * half:16 * half + 16],
+                    i_MASKWREN=Cat(be[0], be[0], be[1], be[1]), i_WREN=write & sel,
+                    i_CHIPSELECT=write | rport.en, i_CLOCK=ClockSignal(), i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
+                    o_DATAOUT=dout)
+                halves.append(dout)
+            outs.append(Cat(*halves))
+        m.d.comb += rport.data.eq(Mux(bank_r == 1, outs[-1], outs[0]) if banks > 1 else outs[0])
+        return rport, wport
+
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
@@ -115,6 +153,8 @@ class AXI4Memory(wiring.Component):
                 shape=self._data_width, depth=depth, init=words)
             rport = storage.read_port()
             wport = storage.write_port(granularity=8)
+        elif self._storage == "ice40_spram":
+            rport, wport = self._spram(m, depth)
         else:
             # simulation only: a plain Verilog array (sim/verilog/sgdma_sim_ram.v)
             abits = max((depth - 1).bit_length(), 1)
@@ -148,8 +188,11 @@ class AXI4Memory(wiring.Component):
         r_age = Signal(16)
         m.d.comb += r_age.eq(now - ar.time)
         r_issue = Signal()
+        w_accept = Signal()
+        # single-port storage: a write beat wins the cycle
+        r_turn = ~w_accept if self._storage == "ice40_spram" else 1
         m.d.comb += r_issue.eq(ar_q.r_rdy & ((r_beat != 0) | (r_age >= self.read_latency)) &
-                               (~bus.rvalid | bus.rready))
+                               (~bus.rvalid | bus.rready) & r_turn)
         r_next = next_beat_address(m, r_cur, ar.size, ar.len, ar.burst)
         r_last = Signal()
         m.d.comb += r_last.eq(r_beat == ar.len)
@@ -192,9 +235,10 @@ class AXI4Memory(wiring.Component):
         m.d.comb += w_cur.eq(Mux(w_beat == 0, aw.addr, w_addr))
         w_last = Signal()
         m.d.comb += w_last.eq(w_beat == aw.len)
-        w_accept = Signal()
-        m.d.comb += w_accept.eq(aw_q.r_rdy & bus.wvalid & (~w_last | b_q.w_rdy))
-        m.d.comb += bus.wready.eq(aw_q.r_rdy & (~w_last | b_q.w_rdy))
+        # single-port storage: no write while read data waits (it would change the RAM's output)
+        w_turn = ~(bus.rvalid & ~bus.rready) if self._storage == "ice40_spram" else 1
+        m.d.comb += w_accept.eq(aw_q.r_rdy & bus.wvalid & (~w_last | b_q.w_rdy) & w_turn)
+        m.d.comb += bus.wready.eq(aw_q.r_rdy & (~w_last | b_q.w_rdy) & w_turn)
         w_next = next_beat_address(m, w_cur, aw.size, aw.len, aw.burst)
         beat_resp = self._beat_resp(m, w_cur, "w_beat_resp")
         burst_resp = Signal(2)

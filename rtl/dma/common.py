@@ -7,8 +7,8 @@ from amaranth.lib.wiring import In, Out
 from ..axi.slice import half_skid, skid
 from ..bus import AXI4Signature
 
-__all__ = ["BlockFIFO", "Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature", "SEQ_BITS",
-           "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
+__all__ = ["BlockFIFO", "Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature",
+           "SEQ_BITS", "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)

@@ -127,11 +127,16 @@ class LiteEngine(wiring.Component):
         if self._uw:
             m.d.comb += [bus.aruser.eq(0), bus.awuser.eq(0)]
 
+        # the ring's size and tail from registers; `has_work` (head != tail) is a register too,
+        # cleared for a cycle whenever head moves (it is never stale when the FSM reads it)
         mask = Signal(16)
-        m.d.comb += mask.eq((Const(1, 17) << regs.ring_size.log2) - 1)
+        m.d.sync += mask.eq((Const(1, 17) << regs.ring_size.log2) - 1)
         head = regs.head.index
         tail = Signal(16)
-        m.d.comb += tail.eq(regs.tail.index & mask)
+        m.d.sync += tail.eq(regs.tail.index & mask)
+        head_we = Signal()
+        has_work = Signal()
+        m.d.sync += has_work.eq((head != tail) & ~head_we)
         reset_pend = Signal()       # a soft reset waits for the next point with nothing in flight
         with m.If(regs.control.w_stb & regs.control.reset):
             m.d.sync += reset_pend.eq(1)
@@ -299,6 +304,7 @@ class LiteEngine(wiring.Component):
         m.d.comb += chunk.eq(clamp(1, clamp(0, room)))
         s_off, d_off = cur_lo[0][:2], cur_lo[1][:2]
         lo = Signal(32)             # the funnel's lower word; its upper word is `rq`
+        w_gap = Signal()            # the cycle between write beats
         sh = Signal(2)
         m.d.comb += sh.eq(s_off - d_off)
         ahead = s_off >= d_off      # the source's first byte sits later in its word
@@ -323,7 +329,8 @@ class LiteEngine(wiring.Component):
                 m.d.comb += idle.eq(1)
                 with m.If(reset_pend):
                     m.d.sync += [head.eq(tail), reset_pend.eq(0)]
-                with m.Elif(regs.control.enable & ~regs.control.pause & (head != tail)):
+                    m.d.comb += head_we.eq(1)
+                with m.Elif(regs.control.enable & ~regs.control.pause & has_work):
                     m.d.sync += [desc_addr.eq((regs.ring_base.addr[:aw] & ~(DESCRIPTOR_SIZE - 1)) +
                                               (head << 6)),
                                  failed.eq(0)]
@@ -526,6 +533,7 @@ class LiteEngine(wiring.Component):
 
             with m.State("WSETUP"):
                 # the write burst's address; meanwhile the funnel's first word into `lo`
+                m.d.sync += w_gap.eq(0)
                 m.d.comb += [bus.awvalid.eq(~issued), bus.awaddr.eq(aligned), bus.awlen.eq(wlen)]
                 with m.If(bus.awvalid & bus.awready):
                     m.d.sync += issued.eq(1)
@@ -543,15 +551,21 @@ class LiteEngine(wiring.Component):
                             m.next = "WRITE"
 
             with m.State("WRITE"):
-                w_hs = bus.wvalid & bus.wready
-                m.d.comb += [bus.wvalid.eq(1), bus.wlast.eq(beat[:4] == wlen),
-                             bus.wdata.eq((Cat(lo, rq) >> Cat(Const(0, 3), sh))[:32]),
-                             bus.wstrb.eq(Mux(beat == 0, first_strb, 0xF) & Mux(bus.wlast, last_strb, 0xF)),
-                             raddr.eq(BUF + (base + beat + ahead + w_hs)[:4])]
-                with m.If(w_hs):
-                    m.d.sync += [lo.eq(rq), beat.eq(beat + 1)]
-                    with m.If(bus.wlast):
-                        m.next = "WRESP"
+                # a beat every other cycle: the buffer's address comes from registers only (a
+                # handshake-driven address would run from the memory's ready, through the
+                # interconnect, into the RAM)
+                m.d.comb += raddr.eq(BUF + (base + beat + ahead)[:4])
+                with m.If(~w_gap):
+                    m.d.comb += [bus.wvalid.eq(1), bus.wlast.eq(beat[:4] == wlen),
+                                 bus.wdata.eq((Cat(lo, rq) >> Cat(Const(0, 3), sh))[:32]),
+                                 bus.wstrb.eq(Mux(beat == 0, first_strb, 0xF) &
+                                              Mux(bus.wlast, last_strb, 0xF))]
+                    with m.If(bus.wready):
+                        m.d.sync += [lo.eq(rq), beat.eq(beat + 1), w_gap.eq(1)]
+                        with m.If(bus.wlast):
+                            m.next = "WRESP"
+                with m.Else():
+                    m.d.sync += w_gap.eq(0)
 
             with m.State("WRESP"):
                 m.d.comb += bus.bready.eq(1)
@@ -593,6 +607,7 @@ class LiteEngine(wiring.Component):
                     m.d.sync += [issued.eq(0), regs.done_cycle.cycle.eq(cycles[:32])]
                     with m.If(bus.bresp == Resp.OKAY):
                         m.d.sync += head.eq((head + 1) & mask)
+                        m.d.comb += head_we.eq(1)
                         with m.If(~failed):
                             m.d.sync += regs.completed.count.eq(regs.completed.count + 1)
                             m.d.comb += event_done.eq(ctl.irq)
@@ -609,9 +624,10 @@ class LiteEngine(wiring.Component):
                 m.d.comb += halted.eq(1)
                 with m.If(reset_pend):
                     m.d.sync += [head.eq(tail), reset_pend.eq(0)]
+                    m.d.comb += head_we.eq(1)
                     m.next = "IDLE"
 
-        waiting = regs.control.enable & (head != tail)
+        waiting = regs.control.enable & has_work
         with m.If(halted):
             m.d.comb += regs.status.state.eq(ChannelState.HALTED)
         with m.Elif(idle & regs.control.pause & ~reset_pend):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sgdma.boards.build import BUILD, RouterWatch, build, failing_by_module
+from sgdma.boards.build import BUILD, RouterWatch, _ff_from_yosys, build, failing_by_module
 from sgdma.boards.top import ecp5_pll, ice40_pll
 from sgdma.rtl.uart import divisor
 
@@ -80,6 +80,18 @@ def test_router_watch():
     assert _watch(CONVERGING) is None
     assert _watch(CONVERGING[:-1] + [3] * 14 + [0]) is None
     assert _watch(CONVERGING[:-1] + [1, 2] * 30) == 24 + 40     # its low (1) came at 24
+
+
+def test_ice40_flip_flops_from_the_last_statistics(tmp_path):
+    """iCE40 flip-flops come from Yosys's log, which prints statistics at several passes and
+    repeats the totals under the design hierarchy: only the last, once (the first iCEBreaker
+    summaries counted them three times)."""
+    stats = "\n".join(f"     {n}   {cell}" for cell, n in (("SB_DFF", 218), ("SB_DFFE", 570),
+                                                           ("SB_LUT4", 4000), ("SB_DFFESR", 1141)))
+    rpt = tmp_path / "x.rpt"
+    rpt.write_text(f"Printing statistics.\n=== top ===\n     9   SB_DFF\n"
+                   f"Printing statistics.\n=== top ===\n{stats}\n=== design hierarchy ===\n{stats}\n")
+    assert _ff_from_yosys(rpt) == 218 + 570 + 1141
 
 
 def test_program_without_a_board_fails_clearly(tmp_path):

@@ -7,8 +7,8 @@ from cocotb.triggers import Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 from cocotbext.axi.constants import AxiResp
 
-from sgdma.sim.tb import (MemoryBackdoor, ProtocolWatch, params, pause_generator, quiet_controls,
-                          rng, start)
+from sgdma.sim.tb import (MemoryBackdoor, ProtocolWatch, SpramBackdoor, params, pause_generator,
+                          quiet_controls, rng, start)
 
 P = params()
 N = P["managers"]
@@ -27,8 +27,11 @@ class TB:
             bus = AxiBus.from_prefix(dut, f"mgr__{i}", bus_separator="__")
             mst = AxiMaster(bus, dut.clk, dut.rst, max_burst_len=r.choice([1, 4, 16, 256]))
             self.masters.append(mst)
-        self.mems = [MemoryBackdoor(getattr(dut, f"mem{k}").storage, WB, s)
-                     for k, s in enumerate(SIZES)]
+        if params().get("storage") == "ice40_spram":
+            self.mems = [SpramBackdoor(getattr(dut, f"mem{k}"), s) for k, s in enumerate(SIZES)]
+        else:
+            self.mems = [MemoryBackdoor(getattr(dut, f"mem{k}").storage, WB, s)
+                         for k, s in enumerate(SIZES)]
         names = [f"mgr{i}" for i in range(N)] + [f"mem{k}" for k in range(len(SIZES))]
         self.watch = ProtocolWatch(dut, names)
 

@@ -7,15 +7,24 @@ from sgdma.sim import harness
 from sgdma.sim.tops import MemorySystem
 
 
-def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False):
+def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False, storage="verilog"):
     return MemorySystem(managers=managers, mem_sizes=mem_sizes, data_width=data_width,
-                        id_width=id_width, arbiter=arbiter)
+                        id_width=id_width, arbiter=arbiter, storage=storage)
 
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])
 def test_memory(data_width):
     built = harness.build(system, params=dict(managers=1, mem_sizes=[1 << 16],
                                                data_width=data_width))
+    harness.run(built, "tests.rtl.bench_memory")
+
+
+@pytest.mark.parametrize("size", [64 << 10, 128 << 10])
+def test_memory_ice40_spram(size):
+    """The iCEBreaker's memory: single-port RAMs (a model of SB_SPRAM256KA), reads and writes
+    taking turns, two masters at once, random stalls."""
+    built = harness.build(system, params=dict(managers=2, mem_sizes=[size], data_width=32,
+                                               arbiter=True, storage="ice40_spram"))
     harness.run(built, "tests.rtl.bench_memory")
 
 

@@ -15,7 +15,7 @@ def test_driver_in_cocotb_bench():
 
 
 def test_driver_lite_soc():
-    """The same driver and bench on the iCEBreaker's SoC: the lite engine, no register slices."""
+    """The same driver and bench on the iCEBreaker's SoC: the lite engine."""
     built = harness.build(soc, params=dict(channels=1, data_width=32, mem_size=1 << 16, lite=True,
-                                           register_slices=False, timeout=4096))
+                                           timeout=4096))
     harness.run(built, "tests.rtl.bench_soc")
