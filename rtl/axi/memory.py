@@ -131,8 +131,8 @@ class AXI4Memory(wiring.Component):
                     "SB_SPRAM256KA", i_ADDRESS=addr[:14],
                     i_DATAIN=wport.data[16 * half:16 * half + 16],
                     i_MASKWREN=Cat(be[0], be[0], be[1], be[1]), i_WREN=write & sel,
-                    i_CHIPSELECT=write | rport.en, i_CLOCK=ClockSignal(), i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
-                    o_DATAOUT=dout)
+                    i_CHIPSELECT=write | rport.en, i_CLOCK=ClockSignal(),
+                    i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dout)
                 halves.append(dout)
             outs.append(Cat(*halves))
         m.d.comb += rport.data.eq(Mux(bank_r == 1, outs[-1], outs[0]) if banks > 1 else outs[0])
