@@ -49,8 +49,10 @@ class AXI4Memory(wiring.Component):
         wrapping: for a memory that is its bus's only subordinate.
     storage : str
         ``"ice40_spram"`` (the iCE40 UltraPlus's single-port RAMs: 2 or 4 SB_SPRAM256KA for
-        64 or 128 KiB, 32 bits; a write beat and a read beat take turns, writes first, and no
-        write passes while read data waits for ``rready``), ``"amaranth"`` (an Amaranth
+        64 or 128 KiB, 32 bits, every input registered; reads and writes take alternate cycles,
+        a read's data comes a cycle later than from block RAM, and reads and writes each run
+        at half a word per cycle at best),
+        ``"amaranth"`` (an Amaranth
         ``Memory``: synthesizable, ``init`` allowed) or
         ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
         sizes build in seconds instead of minutes).
@@ -106,32 +108,36 @@ class AXI4Memory(wiring.Component):
             m.d.comb += resp.eq(Resp.OKAY)
         return resp
 
-    def _spram(self, m, depth):
+    def _spram(self, m, depth, slot):
         """Read and write ports onto SB_SPRAM256KA pairs (16K x 16 each: one pair per 64 KiB
-        bank), sharing one address: the caller never reads and writes in the same cycle.  A
-        RAM is selected only to read or write, so its output holds between reads."""
+        bank), sharing one address (``slot`` says whose turn it is; the caller never reads and
+        writes in the same cycle).  Every RAM input is a register, so a read's data comes two
+        cycles after its ``en``.  A RAM is selected only to read or write, so its output holds
+        between reads."""
         abits = (depth - 1).bit_length()
         rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(32))
         wport = _Port(addr=Signal(abits), en=Signal(4), data=Signal(32))
-        write = wport.en.any()
         addr = Signal(abits)
-        m.d.comb += addr.eq(Mux(write, wport.addr, rport.addr))
+        wren, cs, mask = Signal(), Signal(), Signal(4)
+        wdata = Signal(32)
+        write = wport.en.any()
+        m.d.sync += [addr.eq(Mux(slot, wport.addr, rport.addr)), wren.eq(write),
+                     cs.eq(write | rport.en), mask.eq(wport.en), wdata.eq(wport.data)]
         banks = depth >> 14
         bank_r = Signal(range(max(banks, 2)))       # the bank of the last read
-        with m.If(rport.en & ~write):
+        with m.If(cs & ~wren):
             m.d.sync += bank_r.eq(addr[14:])
         outs = []
         for bank in range(banks):
             sel = (addr[14:] == bank) if banks > 1 else 1
             halves = []
             for half in (0, 1):
-                be = wport.en[2 * half:2 * half + 2]
+                be = mask[2 * half:2 * half + 2]
                 dout = Signal(16, name=f"spram{bank}_{half}_out")
                 m.submodules[f"spram{bank}_{half}"] = Instance(
-                    "SB_SPRAM256KA", i_ADDRESS=addr[:14],
-                    i_DATAIN=wport.data[16 * half:16 * half + 16],
-                    i_MASKWREN=Cat(be[0], be[0], be[1], be[1]), i_WREN=write & sel,
-                    i_CHIPSELECT=write | rport.en, i_CLOCK=ClockSignal(),
+                    "SB_SPRAM256KA", i_ADDRESS=addr[:14], i_DATAIN=wdata[16 * half:16 * half + 16],
+                    i_MASKWREN=Cat(be[0], be[0], be[1], be[1]), i_WREN=wren & sel,
+                    i_CHIPSELECT=cs, i_CLOCK=ClockSignal(),
                     i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dout)
                 halves.append(dout)
             outs.append(Cat(*halves))
@@ -154,7 +160,11 @@ class AXI4Memory(wiring.Component):
             rport = storage.read_port()
             wport = storage.write_port(granularity=8)
         elif self._storage == "ice40_spram":
-            rport, wport = self._spram(m, depth)
+            # reads and writes take turns, a cycle each: the RAMs' address is selected by a
+            # register, not by whether a write beat is arriving
+            slot = Signal()
+            m.d.sync += slot.eq(~slot)
+            rport, wport = self._spram(m, depth, slot)
         else:
             # simulation only: a plain Verilog array (sim/verilog/sgdma_sim_ram.v)
             abits = max((depth - 1).bit_length(), 1)
@@ -189,8 +199,10 @@ class AXI4Memory(wiring.Component):
         m.d.comb += r_age.eq(now - ar.time)
         r_issue = Signal()
         w_accept = Signal()
-        # single-port storage: a write beat wins the cycle
-        r_turn = ~w_accept if self._storage == "ice40_spram" else 1
+        spram = self._storage == "ice40_spram"
+        # single-port storage: a read on its turn, one beat in the RAM's pipeline at a time
+        r_stage = Signal()          # (SPRAM) a read beat between its issue and `rvalid`
+        r_turn = ~slot & ~r_stage if spram else 1
         m.d.comb += r_issue.eq(ar_q.r_rdy & ((r_beat != 0) | (r_age >= self.read_latency)) &
                                (~bus.rvalid | bus.rready) & r_turn)
         r_next = next_beat_address(m, r_cur, ar.size, ar.len, ar.burst)
@@ -204,14 +216,29 @@ class AXI4Memory(wiring.Component):
         ]
         r_zero = Signal()
         with m.If(r_issue):
+            m.d.sync += [r_beat.eq(Mux(r_last, 0, r_beat + 1)), r_addr.eq(Cat(r_next, r_cur[12:]))]
+        # the beat's response goes out with its data: a cycle after the issue, or (SPRAM,
+        # registered inputs) two
+        out_beat = Signal()
+        out = data.StructLayout({"id": sig.id_width, "last": 1, "resp": 2})
+        beat_info = Signal(out)
+        m.d.comb += beat_info.eq(Cat(ar.id, r_last, r_resp))
+        if spram:
+            staged = Signal(out)
+            m.d.sync += r_stage.eq(r_issue)
+            with m.If(r_issue):
+                m.d.sync += staged.eq(beat_info)
+            m.d.comb += out_beat.eq(r_stage)
+            beat_info = staged
+        else:
+            m.d.comb += out_beat.eq(r_issue)
+        with m.If(out_beat):
             m.d.sync += [
-                r_beat.eq(Mux(r_last, 0, r_beat + 1)),
-                r_addr.eq(Cat(r_next, r_cur[12:])),
                 bus.rvalid.eq(1),
-                bus.rid.eq(ar.id),
-                bus.rlast.eq(r_last),
-                bus.rresp.eq(r_resp),
-                r_zero.eq(r_resp != Resp.OKAY),
+                bus.rid.eq(beat_info.id),
+                bus.rlast.eq(beat_info.last),
+                bus.rresp.eq(beat_info.resp),
+                r_zero.eq(beat_info.resp != Resp.OKAY),
             ]
         with m.Elif(bus.rready):
             m.d.sync += bus.rvalid.eq(0)
@@ -235,8 +262,9 @@ class AXI4Memory(wiring.Component):
         m.d.comb += w_cur.eq(Mux(w_beat == 0, aw.addr, w_addr))
         w_last = Signal()
         m.d.comb += w_last.eq(w_beat == aw.len)
-        # single-port storage: no write while read data waits (it would change the RAM's output)
-        w_turn = ~(bus.rvalid & ~bus.rready) if self._storage == "ice40_spram" else 1
+        # single-port storage: a write on its turn, never while a read is in the RAM's pipeline
+        # or its data waits (the write could change the RAM's output)
+        w_turn = slot & ~r_stage & ~bus.rvalid if spram else 1
         m.d.comb += w_accept.eq(aw_q.r_rdy & bus.wvalid & (~w_last | b_q.w_rdy) & w_turn)
         m.d.comb += bus.wready.eq(aw_q.r_rdy & (~w_last | b_q.w_rdy) & w_turn)
         w_next = next_beat_address(m, w_cur, aw.size, aw.len, aw.burst)

@@ -4,8 +4,8 @@ from sgdma.rtl.soc import SoC
 from sgdma.sim import harness
 
 
-def soc(**kw):
-    return SoC(memory="sim", **kw)
+def soc(memory="sim", **kw):
+    return SoC(memory=memory, **kw)
 
 
 def test_driver_in_cocotb_bench():
@@ -15,7 +15,8 @@ def test_driver_in_cocotb_bench():
 
 
 def test_driver_lite_soc():
-    """The same driver and bench on the iCEBreaker's SoC: the lite engine."""
+    """The same driver and bench on the iCEBreaker's SoC: the lite engine, single-port RAM
+    (the model of the UP5K's SPRAM)."""
     built = harness.build(soc, params=dict(channels=1, data_width=32, mem_size=1 << 16, lite=True,
-                                           timeout=4096))
+                                           memory="spram", timeout=4096))
     harness.run(built, "tests.rtl.bench_soc")
