@@ -138,7 +138,14 @@ class SoC(wiring.Component):
                 m.d.comb += port.eq(sig)
             else:
                 m.d.comb += sig.eq(port)
-        wiring.connect(m, engine.bus, xbar.mgr[0])
+        if self._slices and self._lite:
+            # the lite engine's write data through a register (it sends a beat every other
+            # cycle anyway): the memory's write acceptance no longer runs through the engine
+            m.submodules.engine_slice = es = AXI4RegisterSlice(esig, channels=("w",), half_rate=("w",))
+            wiring.connect(m, engine.bus, es.s)
+            wiring.connect(m, es.m, xbar.mgr[0])
+        else:
+            wiring.connect(m, engine.bus, xbar.mgr[0])
         sub = xbar.sub if self._lite else xbar.sub[0]
         if self._slices:
             # the host's requests through registers: no combinational path runs from the

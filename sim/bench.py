@@ -28,6 +28,7 @@ BENCHES = [
     ("axi-xbar", memory_system, dict(managers=1, mem_sizes=[1 << 17], interconnect=True),
      "sgdma.sim.bench_axi"),
     ("dma", dma_system, dict(channels=4, data_width=64, mem_size=8 << 20), "sgdma.sim.bench_dma"),
+    ("dma-lite", dma_system, dict(lite=True, mem_size=8 << 20), "sgdma.sim.bench_dma"),
 ]
 
 
