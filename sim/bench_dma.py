@@ -90,11 +90,14 @@ async def dma_benches(dut):
     only = os.environ.get("SGDMA_BENCH_ONLY", "")
 
     def want(name):
+        # the lite engine runs the sweeps that say what it is for, in a few minutes
+        if LITE and name not in ("memcpy", "latency_64", "small_desc", "column"):
+            return False
         return not only or only in name
 
     if want("memcpy"):
-        # (the lite engine moves about a byte a cycle: its sweep stops at 64 KiB)
-        for size in (64, 256, 1024, 4096, 16384, 65536) + (() if LITE else (262144, 1 << 20)):
+        # (the lite engine moves half a byte a cycle: its sweep stops at 16 KiB)
+        for size in (64, 256, 1024, 4096, 16384) + (() if LITE else (65536, 262144, 1 << 20)):
             for so, do in ((0, 0), (3, 5)):
                 await memcpy(b, size, so, do, 32)
         for size in (4096, 65536):       # the peers' harness: zero-latency memory
