@@ -43,8 +43,8 @@ class SoC(wiring.Component):
         Bridge resynchronization timeout in cycles.
     register_slices : bool
         The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`), one on the
-        host's requests and one in front of the memory (the lite SoC: the host's only); on by
-        default: this is the top boards build.
+        host's requests and one in front of the memory (the lite SoC: the host's requests and
+        the engine's write data, at half rate); on by default: this is the top boards build.
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
