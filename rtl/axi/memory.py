@@ -51,9 +51,8 @@ class AXI4Memory(wiring.Component):
         ``"ice40_spram"`` (the iCE40 UltraPlus's single-port RAMs: 2 or 4 SB_SPRAM256KA for
         64 or 128 KiB, 32 bits, every input registered; reads and writes take alternate cycles,
         a read's data comes a cycle later than from block RAM, and reads and writes each run
-        at half a word per cycle at best),
-        ``"amaranth"`` (an Amaranth
-        ``Memory``: synthesizable, ``init`` allowed) or
+        at half a word per cycle at best), ``"amaranth"`` (an Amaranth ``Memory``:
+        synthesizable, ``init`` allowed) or
         ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
         sizes build in seconds instead of minutes).
     """
