@@ -104,6 +104,28 @@ class MemoryBackdoor:
         return raw[off:off + length]
 
 
+class BankedBackdoor(MemoryBackdoor):
+    """The backdoor of an ``AXI4Memory(storage="amaranth")`` (``handle`` is the memory
+    itself): its words live in banks ``bank0``, ``bank1``... of ``bank_words`` words each
+    (the memory's; default :data:`~sgdma.rtl.axi.memory.BANK_WORDS`)."""
+
+    def __init__(self, handle, word_bytes, size, bank_words=None):
+        from ..rtl.axi.memory import BANK_WORDS
+        super().__init__(None, word_bytes, size)
+        self.memory = handle
+        self.bank_words = min(size // word_bytes, bank_words or BANK_WORDS)
+
+    def _cell(self, i):
+        bank, j = divmod(i, self.bank_words)
+        return getattr(self.memory, f"bank{bank}")[j]
+
+    def _word(self, i):
+        return int(self._cell(i).value)
+
+    def _set_word(self, i, value):
+        self._cell(i).value = Immediate(value)
+
+
 class SpramBackdoor(MemoryBackdoor):
     """The backdoor of an ``AXI4Memory(storage="ice40_spram")`` (``handle`` is the memory
     itself): its 32-bit words live in pairs of 16-bit RAMs (sim/verilog/SB_SPRAM256KA.v), one

@@ -63,7 +63,7 @@ class MemorySystem(wiring.Component):
 
     def __init__(self, *, managers=1, mem_sizes=(1 << 16,), data_width=64, addr_width=32,
                  id_width=4, user_width=0, max_bursts=64, interconnect=None, arbiter=False,
-                 storage="verilog"):
+                 storage="verilog", bank_words=None):
         self._n = managers
         self._sizes = list(mem_sizes)
         self._dw, self._aw, self._idw = data_width, addr_width, id_width
@@ -71,6 +71,7 @@ class MemorySystem(wiring.Component):
         self._xbar = interconnect if interconnect is not None else (managers > 1 or len(self._sizes) > 1)
         self._arbiter = arbiter
         self._storage = storage     # the memories' (AXI4Memory): "ice40_spram" tests the iCE40's
+        self._bank_words = bank_words
         if arbiter and len(self._sizes) != 1:
             raise ValueError("an arbiter has one subordinate: give one memory size")
         self.window = max(self._sizes)
@@ -119,7 +120,8 @@ class MemorySystem(wiring.Component):
             stall = AXI4Stall(sub_sig, salt=k)
             mem = AXI4Memory(size=size, data_width=self._dw, addr_width=self._aw,
                              id_width=sub_sig.id_width, user_width=self._uw,
-                             max_bursts=self._max_bursts, storage=self._storage)
+                             max_bursts=self._max_bursts, storage=self._storage,
+                             **({"bank_words": self._bank_words} if self._bank_words else {}))
             m.submodules[f"stall{k}"] = stall
             m.submodules[f"mem{k}"] = mem
             wiring.connect(m, sub, stall.s)

@@ -9,7 +9,14 @@ from amaranth.lib.wiring import In
 from ..bus import AXI4Signature, Resp
 from .common import next_beat_address
 
-__all__ = ["AXI4Memory"]
+__all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY"]
+
+#: Words per block-RAM bank of ``storage="amaranth"`` (an ECP5 DP16KD holds 16K x 1 bit: a
+#: bank is one column of them, one per data bit, so a bank's read data needs no multiplexer)
+BANK_WORDS = 16384
+#: Cycles from a read's issue to its data in ``storage="amaranth"``: the address register,
+#: the RAM, the bank's output register
+BANKED_READ_LATENCY = 3
 
 
 class AXI4Memory(wiring.Component):
@@ -44,6 +51,8 @@ class AXI4Memory(wiring.Component):
         Error windows ``[base, limit)`` (empty when ``base >= limit``): beats addressed there
         answer SLVERR / DECERR, their writes are dropped and reads return zero.  Tie to zero
         in a real design.
+    bank_words : int
+        Words per block-RAM bank of ``storage="amaranth"`` (default :data:`BANK_WORDS`).
     decode : bool
         Addresses at or above ``size`` answer DECERR (their writes are dropped) instead of
         wrapping: for a memory that is its bus's only subordinate.
@@ -51,14 +60,17 @@ class AXI4Memory(wiring.Component):
         ``"ice40_spram"`` (the iCE40 UltraPlus's single-port RAMs: 2 or 4 SB_SPRAM256KA for
         64 or 128 KiB, 32 bits, every input registered; reads and writes take alternate cycles,
         a read's data comes a cycle later than from block RAM, and reads and writes each run
-        at half a word per cycle at best), ``"amaranth"`` (an Amaranth ``Memory``:
+        at half a word per cycle at best), ``"amaranth"`` (block RAM: Amaranth ``Memory``
+        banks of ``bank_words`` words with registers on every RAM input and output, so a
+        large memory spread over the whole FPGA still runs at full clock; reads take
+        two cycles more than the latency model says, writes land a cycle after their beat;
         synthesizable, ``init`` allowed) or
         ``"verilog"`` (simulation only: ``sgdma_sim_ram`` from ``sim/verilog``, zeroed; large
         sizes build in seconds instead of minutes).
     """
 
     def __init__(self, *, size, data_width=64, addr_width=32, id_width=4, user_width=0,
-                 max_bursts=16, init=None, storage="amaranth", decode=False):
+                 max_bursts=16, init=None, storage="amaranth", decode=False, bank_words=BANK_WORDS):
         if storage not in ("amaranth", "verilog", "ice40_spram"):
             raise ValueError(f"storage must be 'amaranth', 'verilog' or 'ice40_spram', not {storage!r}")
         if storage == "ice40_spram" and (data_width != 32 or size not in (64 << 10, 128 << 10) or init):
@@ -68,6 +80,8 @@ class AXI4Memory(wiring.Component):
             raise ValueError("storage='verilog' starts zeroed: load it through the backdoor instead of init")
         if data_width not in (32, 64, 128, 256):
             raise ValueError(f"data_width must be 32, 64, 128 or 256, not {data_width!r}")
+        if not isinstance(bank_words, int) or bank_words < 16 or bank_words & (bank_words - 1):
+            raise ValueError(f"bank_words must be a power of two >= 16, not {bank_words!r}")
         if not isinstance(size, int) or size < data_width // 8 or size & (size - 1):
             raise ValueError(f"size must be a power of two >= {data_width // 8} bytes, not {size!r}")
         if size > (1 << addr_width):
@@ -83,6 +97,7 @@ class AXI4Memory(wiring.Component):
         self._init = bytes(init or b"")
         self._storage = storage
         self._decode = bool(decode)
+        self._bank_words = bank_words
         super().__init__({
             "bus": In(AXI4Signature(addr_width=addr_width, data_width=data_width,
                                     id_width=id_width, user_width=user_width)),
@@ -143,6 +158,53 @@ class AXI4Memory(wiring.Component):
         m.d.comb += rport.data.eq(Mux(bank_r == 1, outs[-1], outs[0]) if banks > 1 else outs[0])
         return rport, wport
 
+    def _banks(self, m, depth, words):
+        """Read and write ports onto banks of ``bank_words`` words (one Amaranth
+        ``Memory`` each), pipelined so that no logic sits between a register and a RAM pin
+        however far apart placement spreads the banks: the write port's address, data and
+        enables are registers (a write lands a cycle after its beat); a read's address is a
+        register, each bank's output is caught in a register beside it, and the bank is chosen
+        from those.  Read data is valid :data:`BANKED_READ_LATENCY` cycles after ``en``."""
+        abits = max((depth - 1).bit_length(), 1)
+        dw = self._data_width
+        rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
+        wport = _Port(addr=Signal(abits), en=Signal(dw // 8), data=Signal(dw))
+        bank_words = min(depth, self._bank_words)
+        banks = depth // bank_words
+        lo = (bank_words - 1).bit_length()
+        r_addr = Signal(abits, reset_less=True)
+        w_addr = Signal(abits, reset_less=True)
+        w_data = Signal(dw, reset_less=True)
+        m.d.sync += [r_addr.eq(rport.addr), w_addr.eq(wport.addr),
+                     w_data.eq(wport.data)]
+        r_sel = [Signal(range(banks), name=f"r_sel{k}", reset_less=True) for k in range(2)]
+        m.d.sync += [r_sel[0].eq(r_addr[lo:]), r_sel[1].eq(r_sel[0])]
+        caught = []
+        for b in range(banks):
+            bank = memory.Memory(shape=dw, depth=bank_words,
+                                 init=words[b * bank_words:(b + 1) * bank_words])
+            m.submodules[f"bank{b}"] = bank
+            rp = bank.read_port()
+            wp = bank.write_port(granularity=8)
+            w_en = Signal(dw // 8, name=f"bank{b}_w_en")
+            hit = (wport.addr[lo:] == b) if banks > 1 else 1
+            m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
+            m.d.comb += [rp.addr.eq(r_addr[:lo]), wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data),
+                         wp.en.eq(w_en)]
+            out = Signal(dw, name=f"bank{b}_out", reset_less=True)
+            m.d.sync += out.eq(rp.data)
+            caught.append(out)
+        if banks > 1:
+            picked = Signal(dw)
+            with m.Switch(r_sel[1]):
+                for b in range(banks):
+                    with m.Case(b):
+                        m.d.comb += picked.eq(caught[b])
+            m.d.comb += rport.data.eq(picked)
+        else:
+            m.d.comb += rport.data.eq(caught[0])
+        return rport, wport
+
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
@@ -153,11 +215,9 @@ class AXI4Memory(wiring.Component):
 
         words = [int.from_bytes(self._init[i:i + nbytes].ljust(nbytes, b"\0"), "little")
                  for i in range(0, len(self._init), nbytes)]
-        if self._storage == "amaranth":
-            m.submodules.storage = storage = memory.Memory(
-                shape=self._data_width, depth=depth, init=words)
-            rport = storage.read_port()
-            wport = storage.write_port(granularity=8)
+        queued = self._storage == "amaranth"
+        if queued:
+            rport, wport = self._banks(m, depth, words)
         elif self._storage == "ice40_spram":
             # reads and writes take turns, a cycle each: the RAMs' address is selected by a
             # register, not by whether a write beat is arriving
@@ -202,8 +262,12 @@ class AXI4Memory(wiring.Component):
         # single-port storage: a read on its turn, one beat in the RAM's pipeline at a time
         r_stage = Signal()          # (SPRAM) a read beat between its issue and `rvalid`
         r_turn = ~slot & ~r_stage if spram else 1
+        # room for the beat's data: (banked) fewer beats owed than `r_out` holds, else the
+        # RAM's output free or being taken
+        room = Signal()
+        r_space = room if queued else ~bus.rvalid | bus.rready
         m.d.comb += r_issue.eq(ar_q.r_rdy & ((r_beat != 0) | (r_age >= self.read_latency)) &
-                               (~bus.rvalid | bus.rready) & r_turn)
+                               r_space & r_turn)
         r_next = next_beat_address(m, r_cur, ar.size, ar.len, ar.burst)
         r_last = Signal()
         m.d.comb += r_last.eq(r_beat == ar.len)
@@ -216,13 +280,40 @@ class AXI4Memory(wiring.Component):
         r_zero = Signal()
         with m.If(r_issue):
             m.d.sync += [r_beat.eq(Mux(r_last, 0, r_beat + 1)), r_addr.eq(Cat(r_next, r_cur[12:]))]
-        # the beat's response goes out with its data: a cycle after the issue, or (SPRAM,
-        # registered inputs) two
+        # the beat's response goes out with its data: a cycle after the issue, (SPRAM,
+        # registered inputs) two, or (banked) through `r_out`
         out_beat = Signal()
         out = data.StructLayout({"id": sig.id_width, "last": 1, "resp": 2})
         beat_info = Signal(out)
         m.d.comb += beat_info.eq(Cat(ar.id, r_last, r_resp))
-        if spram:
+        if queued:
+            # the beat's response travels beside the RAMs' pipeline; at its end the beat
+            # waits in `r_out` (first word falls through) for the manager
+            lat = BANKED_READ_LATENCY
+            depth_out = 8
+            m.submodules.r_out = r_out = fifo.SyncFIFO(width=out.size + self._data_width,
+                                                       depth=depth_out)
+            infos = [Signal(out, name=f"r_info{k}", reset_less=True) for k in range(lat)]
+            valids = [Signal(name=f"r_valid{k}") for k in range(lat)]
+            m.d.sync += [infos[0].eq(beat_info), valids[0].eq(r_issue)]
+            for k in range(1, lat):
+                m.d.sync += [infos[k].eq(infos[k - 1]), valids[k].eq(valids[k - 1])]
+            done = data.View(out, infos[-1])
+            m.d.comb += [
+                r_out.w_en.eq(valids[-1]),
+                r_out.w_data.eq(Cat(infos[-1], Mux(done.resp != Resp.OKAY, 0, rport.data))),
+            ]
+            got = data.View(out, r_out.r_data[:out.size])
+            m.d.comb += [
+                bus.rvalid.eq(r_out.r_rdy), bus.rid.eq(got.id), bus.rlast.eq(got.last),
+                bus.rresp.eq(got.resp), bus.rdata.eq(r_out.r_data[out.size:]),
+                r_out.r_en.eq(bus.rready),
+            ]
+            # beats issued and not yet taken by the manager: never more than `r_out` holds
+            owed = Signal(range(depth_out + 1))
+            m.d.sync += owed.eq(owed + r_issue - (bus.rvalid & bus.rready))
+            m.d.comb += room.eq(owed < depth_out)
+        elif spram:
             staged = Signal(out)
             m.d.sync += r_stage.eq(r_issue)
             with m.If(r_issue):
@@ -231,17 +322,18 @@ class AXI4Memory(wiring.Component):
             beat_info = staged
         else:
             m.d.comb += out_beat.eq(r_issue)
-        with m.If(out_beat):
-            m.d.sync += [
-                bus.rvalid.eq(1),
-                bus.rid.eq(beat_info.id),
-                bus.rlast.eq(beat_info.last),
-                bus.rresp.eq(beat_info.resp),
-                r_zero.eq(beat_info.resp != Resp.OKAY),
-            ]
-        with m.Elif(bus.rready):
-            m.d.sync += bus.rvalid.eq(0)
-        m.d.comb += bus.rdata.eq(Mux(r_zero, 0, rport.data))
+        if not queued:
+            with m.If(out_beat):
+                m.d.sync += [
+                    bus.rvalid.eq(1),
+                    bus.rid.eq(beat_info.id),
+                    bus.rlast.eq(beat_info.last),
+                    bus.rresp.eq(beat_info.resp),
+                    r_zero.eq(beat_info.resp != Resp.OKAY),
+                ]
+            with m.Elif(bus.rready):
+                m.d.sync += bus.rvalid.eq(0)
+            m.d.comb += bus.rdata.eq(Mux(r_zero, 0, rport.data))
 
         # ---------------- write path ----------------
         m.submodules.aw_q = aw_q = fifo.SyncFIFOBuffered(width=cmd.size, depth=self._max_bursts)

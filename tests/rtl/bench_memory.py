@@ -7,7 +7,7 @@ from cocotb.triggers import Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 from cocotbext.axi.constants import AxiResp
 
-from sgdma.sim.tb import (MemoryBackdoor, ProtocolWatch, SpramBackdoor, params, pause_generator,
+from sgdma.sim.tb import (BankedBackdoor, MemoryBackdoor, ProtocolWatch, SpramBackdoor, params, pause_generator,
                           quiet_controls, rng, start)
 
 P = params()
@@ -29,6 +29,9 @@ class TB:
             self.masters.append(mst)
         if params().get("storage") == "ice40_spram":
             self.mems = [SpramBackdoor(getattr(dut, f"mem{k}"), s) for k, s in enumerate(SIZES)]
+        elif params().get("storage") == "amaranth":
+            self.mems = [BankedBackdoor(getattr(dut, f"mem{k}"), WB, s, params().get("bank_words"))
+                         for k, s in enumerate(SIZES)]
         else:
             self.mems = [MemoryBackdoor(getattr(dut, f"mem{k}").storage, WB, s)
                          for k, s in enumerate(SIZES)]

@@ -7,9 +7,10 @@ from sgdma.sim import harness
 from sgdma.sim.tops import MemorySystem
 
 
-def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False, storage="verilog"):
+def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False, storage="verilog",
+           bank_words=None):
     return MemorySystem(managers=managers, mem_sizes=mem_sizes, data_width=data_width,
-                        id_width=id_width, arbiter=arbiter, storage=storage)
+                        id_width=id_width, arbiter=arbiter, storage=storage, bank_words=bank_words)
 
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])
@@ -25,6 +26,15 @@ def test_memory_ice40_spram(size):
     taking turns, two masters at once, random stalls."""
     built = harness.build(system, params=dict(managers=2, mem_sizes=[size], data_width=32,
                                                arbiter=True, storage="ice40_spram"))
+    harness.run(built, "tests.rtl.bench_memory")
+
+
+def test_memory_banked():
+    """The boards' block RAM: banks with registered inputs and outputs (a read three cycles
+    deep, its data queued for the manager; four banks here), two masters at once, random
+    stalls."""
+    built = harness.build(system, params=dict(managers=2, mem_sizes=[1 << 16], arbiter=True,
+                                               storage="amaranth", bank_words=2048))
     harness.run(built, "tests.rtl.bench_memory")
 
 
