@@ -53,7 +53,12 @@ class RegisterBank(wiring.Component):
     (the lower word waits in a shadow until then); reading the lower word latches the upper
     word, so a 64-bit value read low-then-high is consistent.
 
-    Latency: one cycle from AW+W to B, one cycle from AR to R.  One access at a time.
+    Fields that hardware drives (``R``) are read through a register, so a read sees them as
+    they were a cycle before it is served.
+
+    Latency: two cycles from AW+W to B, three from AR to R (every request is registered
+    before it is decoded, each block's word is registered beside it).  One read and one write
+    at a time.
     """
 
     def __init__(self, regmap, *, addr_width=None):
@@ -81,54 +86,71 @@ class RegisterBank(wiring.Component):
         return port if index is None else port[index]
 
     def elaborate(self, platform):
+        # Every access is taken into registers first and served from them: nothing the
+        # manager drives reaches a register's enable or the read multiplexer in the same
+        # cycle, so the bank's timing does not depend on where its manager sits.
         m = Module()
         bus = self.bus
 
-        # --- write channel: take AW and W together, answer on B ---------------------------
-        wr = Signal()
-        m.d.comb += wr.eq(bus.awvalid & bus.wvalid & ~bus.bvalid)
-        m.d.comb += [bus.awready.eq(wr), bus.wready.eq(wr)]
+        # --- write channel: take AW and W together into registers, apply, answer on B ------
+        w_pend = Signal()
+        w_word = Signal(len(bus.awaddr) - 2, reset_less=True)
+        w_data = Signal(32, reset_less=True)
+        w_mask = Signal(32, reset_less=True)
+        take_w = Signal()
+        m.d.comb += take_w.eq(bus.awvalid & bus.wvalid & ~bus.bvalid & ~w_pend)
+        m.d.comb += [bus.awready.eq(take_w), bus.wready.eq(take_w)]
+        with m.If(take_w):
+            m.d.sync += [w_pend.eq(1), w_word.eq(bus.awaddr[2:]), w_data.eq(bus.wdata),
+                         w_mask.eq(Cat(b.replicate(8) for b in bus.wstrb))]
+        with m.If(w_pend):
+            m.d.sync += [w_pend.eq(0), bus.bvalid.eq(1), bus.bresp.eq(Resp.DECERR)]
         with m.If(bus.bvalid & bus.bready):
             m.d.sync += bus.bvalid.eq(0)
-        wmask = Cat(b.replicate(8) for b in bus.wstrb)
-        wword = bus.awaddr[2:]
 
-        # --- read channel -----------------------------------------------------------------
-        rd = Signal()
-        m.d.comb += rd.eq(bus.arvalid & ~bus.rvalid)
-        m.d.comb += bus.arready.eq(rd)
+        # --- read channel: the address into a register, then each block's word into a
+        # register beside it, then the one of the block that holds the address --------------
+        r_pend = Signal()
+        r_word = Signal(len(bus.araddr) - 2, reset_less=True)
+        m.d.comb += bus.arready.eq(~bus.rvalid & ~r_pend)
+        with m.If(bus.arvalid & bus.arready):
+            m.d.sync += [r_pend.eq(1), r_word.eq(bus.araddr[2:])]
+        r_pick = Signal()              # the blocks' words are in their registers
+        r_hit = Signal()               # ... and one of them holds the address
+        m.d.sync += r_pick.eq(0)
+        with m.If(r_pend):
+            m.d.sync += [r_pend.eq(0), r_pick.eq(1), r_hit.eq(0)]
+        with m.If(r_pick):
+            m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(Mux(r_hit, Resp.OKAY, Resp.DECERR))]
         with m.If(bus.rvalid & bus.rready):
             m.d.sync += bus.rvalid.eq(0)
-        rword = bus.araddr[2:]
-
-        with m.If(wr):
-            m.d.sync += [bus.bvalid.eq(1), bus.bresp.eq(Resp.DECERR)]
-        with m.If(rd):
-            m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(Resp.DECERR), bus.rdata.eq(0)]
+        block_words = {}
 
         for address, placement, index, reg in self._regmap.walk():
             ports = getattr(self._ports_of(placement, index), reg.name)
             word = address >> 2
             tag = f"{placement.block.name}{'' if index is None else index}_{reg.name}"
+            words = (word,) if reg.width == 32 else (word, word + 1)
+            hit = [Signal(name=f"{tag}_w{k}") for k in range(len(words))]
+            for h, wd in zip(hit, words):
+                m.d.comb += h.eq(w_pend & (w_word == wd))
 
             # Effective write: data W under mask M over the whole register, this cycle.
             eff_w = Signal(reg.width, name=f"{tag}_w")
             eff_m = Signal(reg.width, name=f"{tag}_m")
             eff = Signal(name=f"{tag}_we")
             if reg.width == 32:
-                with m.If(wr & (wword == word)):
-                    m.d.comb += [eff.eq(1), eff_w.eq(bus.wdata), eff_m.eq(wmask)]
+                with m.If(hit[0]):
+                    m.d.comb += [eff.eq(1), eff_w.eq(w_data), eff_m.eq(w_mask)]
             else:
                 sh_w = Signal(32, name=f"{tag}_shw")
                 sh_m = Signal(32, name=f"{tag}_shm")
-                with m.If(wr & (wword == word)):
-                    m.d.sync += [sh_w.eq(bus.wdata), sh_m.eq(wmask)]
-                with m.If(wr & (wword == word + 1)):
-                    m.d.comb += [eff.eq(1), eff_w.eq(Cat(sh_w, bus.wdata)),
-                                 eff_m.eq(Cat(sh_m, wmask))]
+                with m.If(hit[0]):
+                    m.d.sync += [sh_w.eq(w_data), sh_m.eq(w_mask)]
+                with m.If(hit[1]):
+                    m.d.comb += [eff.eq(1), eff_w.eq(Cat(sh_w, w_data)), eff_m.eq(Cat(sh_m, w_mask))]
                     m.d.sync += sh_m.eq(0)
-            words = (word,) if reg.width == 32 else (word, word + 1)
-            with m.If(wr & ((wword == words[0]) | (wword == words[-1]))):
+            with m.If(Cat(hit).any()):
                 m.d.sync += bus.bresp.eq(Resp.OKAY)
             m.d.sync += ports.w_stb.eq(eff)
 
@@ -146,20 +168,42 @@ class RegisterBank(wiring.Component):
                     m.d.sync += data.eq((data & ~(w & msk)) | getattr(ports, f"{f.name}_set"))
                 elif f.access is Access.RW1S:
                     m.d.sync += data.eq((data & ~getattr(ports, f"{f.name}_clear")) | (w & msk))
+                if f.access is Access.R:
+                    # what hardware drives is read from a register (a cycle late): the status
+                    # logic behind it stays out of the read path
+                    seen = Signal(f.width, name=f"{tag}_{f.name}_seen", reset_less=True)
+                    m.d.sync += seen.eq(data)
+                    data = seen
                 live.append((f, Const(0, f.width) if f.access is Access.W else data))
 
             value = Signal(reg.width, name=f"{tag}_rv")
             for f, v in live:
                 m.d.comb += value[f.offset:f.offset + f.width].eq(v)
-            with m.If(rd & (rword == word)):
-                m.d.sync += [bus.rresp.eq(Resp.OKAY), bus.rdata.eq(value[:32])]
             r_stb = Signal(name=f"{tag}_rstb")
-            m.d.comb += r_stb.eq(rd & (rword == word))
+            m.d.comb += r_stb.eq(r_pend & (r_word == word))
             m.d.sync += ports.r_stb.eq(r_stb)
+            block = block_words.setdefault((placement.block.name, index), [])
+            block.append((word, value[:32]))
             if reg.width == 64:
                 latch = Signal(32, name=f"{tag}_rlatch")
                 with m.If(r_stb):
                     m.d.sync += latch.eq(value[32:])
-                with m.If(rd & (rword == word + 1)):
-                    m.d.sync += [bus.rresp.eq(Resp.OKAY), bus.rdata.eq(latch)]
+                block.append((word + 1, latch))
+
+        # each block's word (zero when it holds no register there), then their OR
+        picks = []
+        for (name, index), entries in block_words.items():
+            pick = Signal(32, name=f"{name}{'' if index is None else index}_rpick", reset_less=True)
+            with m.If(r_pend):
+                m.d.sync += pick.eq(0)
+                with m.Switch(r_word):
+                    for wd, v in entries:
+                        with m.Case(wd):
+                            m.d.sync += [pick.eq(v), r_hit.eq(1)]
+            picks.append(pick)
+        rdata = Const(0, 32)
+        for pick in picks:
+            rdata = rdata | pick
+        with m.If(r_pick):
+            m.d.sync += bus.rdata.eq(Mux(r_hit, rdata, 0))
         return m
