@@ -84,12 +84,16 @@ class ByteQueue(wiring.Component):
         m.d.comb += take.eq(Mux(taken, count, 0))
         after = Signal(range(2 * nb + 1))
         m.d.comb += after.eq(level - take)
-        wr = Signal(lb + 1)                      # stream position of the next incoming byte
+        # stream position of the next incoming byte (unpack: a register)
+        wr = Signal(lb + 1, name="wr") if self._pack else Signal(lb + 1, name="wr_reg")
         accept = self.i.valid & self.i.ready
 
         if self._pack:
             # rd is always at a word boundary: whole words leave, and after a transfer's
-            # last word the next transfer begins in the other word
+            # last word the next transfer begins in the other word.  As for unpack, the
+            # consumer's ready only chooses between room tests made from registers
+            fits_now = Signal()
+            fits_taken = Signal()
             m.d.comb += [
                 self.o.valid.eq((level >= nb) | (hold_end & (level != 0))),
                 count.eq(Mux(level >= nb, nb, level)),
@@ -97,7 +101,9 @@ class ByteQueue(wiring.Component):
                 self.o.payload.data.eq(Mux(rd_word, Cat(*words[1]), Cat(*words[0]))),
                 self.o.payload.count.eq(count),
                 wr.eq(Mux(hold_end, Cat(Const(0, lb), ~rd_word), rd + level)),
-                self.i.ready.eq((after <= nb) & (~hold_end | (taken & self.o.payload.last))),
+                fits_now.eq((level <= nb) & ~hold_end),
+                fits_taken.eq((level - count <= nb) & (~hold_end | self.o.payload.last)),
+                self.i.ready.eq(Mux(taken, fits_taken, fits_now)),
             ]
             incoming = rotate([self.i.payload.data.word_select(k, 8) for k in range(nb)],
                               self.offset - wr[:lb])
@@ -113,14 +119,24 @@ class ByteQueue(wiring.Component):
             with m.Elif(taken):
                 m.d.sync += rd.eq(rd + nb)
         else:
-            # the input only ever writes whole words (wr is at a word boundary)
+            # the input only ever writes whole words (wr is at a word boundary).  The consumer's
+            # ready is the last thing known in a cycle: the input's ready and the word writes'
+            # enables are decided by it from values ready beforehand (whether a word fits with
+            # or without this cycle's take; `wr` a register of its own, = rd + level)
+            fits_now = Signal()
+            fits_taken = Signal()
             m.d.comb += [
                 self.o.valid.eq((self.want != 0) & (level >= self.want)),
                 count.eq(self.want),
                 self.o.payload.count.eq(count),
-                wr.eq(rd + level),
-                self.i.ready.eq((after <= nb) & ~hold_end),
+                fits_now.eq(level <= nb),
+                fits_taken.eq(level - self.want <= nb),
+                self.i.ready.eq((fits_now | (taken & fits_taken)) & ~hold_end),
             ]
+            with m.If(self.clear):
+                m.d.sync += wr.eq(0)
+            with m.Elif(accept):
+                m.d.sync += wr.eq(wr + self.i.payload.count)
             for h in range(2):
                 with m.If(accept & ~self.clear & (wr[lb] == h)):
                     m.d.sync += Cat(*words[h]).eq(self.i.payload.data)
