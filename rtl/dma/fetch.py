@@ -74,9 +74,11 @@ class RecordFetcher(wiring.Component):
         left = Signal(32, reset_less=True)
         used = Signal(range(beats_total + 1))           # beats reserved in the buffer
         m.d.comb += self.cmd.ready.eq(~busy)
+        # (addr and left follow the offer while idle: only `busy` waits for the handshake)
+        with m.If(~busy):
+            m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.count)]
         with m.If(self.cmd.valid & ~busy):
-            m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.count),
-                         busy.eq(self.cmd.payload.count != 0)]
+            m.d.sync += busy.eq(self.cmd.payload.count != 0)
 
         # the next burst's size is computed into a register the cycle after addr/left change
         # (one idle cycle per burst), so the arithmetic stays off the AR path

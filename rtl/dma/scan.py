@@ -73,7 +73,6 @@ class ListScanner(wiring.Component):
         # is outstanding and none is issued (`stop`), it ignores a verdict while restarting, and
         # no list is taken while `drop` is pending
         drop = Signal()
-        m.d.sync += drop.eq((mine & self.abort).any())
 
         fetch = RecordFetcher(record_bytes=16, addr_width=aw, data_width=self._dw,
                               user_width=self._uw, buffer_records=self._buf,
@@ -89,13 +88,15 @@ class ListScanner(wiring.Component):
         # the lists: round robin over the channels offering one (`round_robin`: the owner is
         # a register, held while a list is checked or its channel offers one); a list is
         # taken from the owner only, so the request multiplexer is selected by flip-flops (a
-        # channel waits a cycle at most), and a channel restarting in this cycle is never
-        # chosen
+        # channel waits a cycle at most).  The take is decided from registers alone: a list
+        # taken in the cycle its channel restarts is dropped in the next, like one being
+        # checked (the fetcher issues nothing in its first cycle)
         offers = Signal(n)
-        m.d.comb += offers.eq(Cat(r.valid for r in self.req) & ~self.abort)
+        m.d.comb += offers.eq(Cat(r.valid for r in self.req))
         m.d.comb += owner.eq(round_robin(m, offers, busy | (owner & offers).any(), "list"))
         take = Signal()
         m.d.comb += take.eq(~busy & ~drop & (owner & offers).any() & fetch.cmd.ready)
+        m.d.sync += drop.eq((owner & (busy | take).replicate(n) & self.abort).any())
         width = len(self.req[0].payload.as_value())
         chosen = data.View(ScanRequest(aw), _and_or([(owner[k], r.payload.as_value())
                                                      for k, r in enumerate(self.req)], width))
@@ -110,9 +111,13 @@ class ListScanner(wiring.Component):
         bad = Signal()
         err = Signal()
         addr = Signal(aw, reset_less=True)
+        # the list's registers follow the owner's offer while idle (their clock enable is
+        # `busy`, a register): only `busy` waits for the take
+        with m.If(~busy):
+            m.d.sync += [left.eq(chosen.count), total.eq(chosen.length), acc.eq(0), bad.eq(0),
+                         err.eq(0)]
         with m.If(take):
-            m.d.sync += [busy.eq(1), left.eq(chosen.count), total.eq(chosen.length),
-                         acc.eq(0), bad.eq(0), err.eq(0)]
+            m.d.sync += busy.eq(1)
 
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
         too_wide = (entry.addr >> aw) != 0 if aw < 64 else Const(0)
