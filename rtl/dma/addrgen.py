@@ -45,9 +45,10 @@ class AddressGenerator(wiring.Component):
 
     Contiguous: one fragment.  N-D: one fragment per row, one row per cycle.  SG list: the
     list is fetched in bursts (its own manager port ``bus``) and each entry becomes a
-    fragment.  An SG list that ends before ``length`` bytes, or an entry that would take the
-    total past ``length`` (the list changed after validation) stops the generator with
-    ``error`` = INVALID; a fetch error stops it with the bus response.
+    fragment, one every other cycle at most.  An SG list that ends before ``length`` bytes,
+    or an entry that would take the total past ``length`` (the list changed after
+    validation) stops the generator with ``error`` = INVALID; a fetch error stops it with the
+    bus response.
 
     Members
     -------
@@ -100,6 +101,10 @@ class AddressGenerator(wiring.Component):
         last_row = Signal()
         last_plane = Signal()
         single_row = Signal()   # one row per plane
+        checked = Signal()      # SG: the entry on offer has been checked ...
+        checked_bad = Signal()  # ... and this is the verdict
+        with m.If(~busy):
+            m.d.sync += checked.eq(0)
         # the command's registers follow the offered command while idle (their ~230 clock
         # enables are `busy` and the sticky error, registers: not the offer's fence and
         # hold-back compares); only `busy` waits for the handshake
@@ -118,6 +123,16 @@ class AddressGenerator(wiring.Component):
         m.d.comb += [self.o.payload.tag.eq(cmd.tag), fetch.user.eq(cmd.tag.ch)]
         frag = self.o.payload.frag
         hs = self.o.valid & self.o.ready
+        # r0 steps down (an N-D row within its plane, an SG entry) or reloads (an N-D plane):
+        # two flags, so the decrement is one adder on r0 with its result chosen after it
+        step = Signal()
+        new_plane = Signal()
+        r0_dec = Signal(32)
+        m.d.comb += r0_dec.eq(r0 - 1)
+        with m.If(new_plane):
+            m.d.sync += r0.eq(rows_m1)
+        with m.Elif(step):
+            m.d.sync += r0.eq(r0_dec)
         with m.Switch(cmd.kind):
             with m.Case(Shape.CONTIG):
                 m.d.comb += [self.o.valid.eq(busy), frag.addr.eq(cmd.addr),
@@ -133,11 +148,12 @@ class AddressGenerator(wiring.Component):
                         m.d.sync += busy.eq(0)
                     with m.Elif(last_row):
                         nxt = plane + cmd.stride1.as_signed()
-                        m.d.sync += [r0.eq(rows_m1), r1.eq(r1 - 1), plane.eq(nxt), row.eq(nxt),
+                        m.d.comb += new_plane.eq(1)
+                        m.d.sync += [r1.eq(r1 - 1), plane.eq(nxt), row.eq(nxt),
                                      last_row.eq(single_row), last_plane.eq(r1 == 1)]
                     with m.Else():
-                        m.d.sync += [r0.eq(r0 - 1), row.eq(row + cmd.stride0.as_signed()),
-                                     last_row.eq(r0 == 1)]
+                        m.d.comb += step.eq(1)
+                        m.d.sync += [row.eq(row + cmd.stride0.as_signed()), last_row.eq(r0 == 1)]
             with m.Case(Shape.SGL):
                 final = r0 == 0
                 bad = (fetch.o.payload.error | (entry.len == 0) | (entry.len > left) |
@@ -149,15 +165,22 @@ class AddressGenerator(wiring.Component):
                 with m.If(~err.valid):
                     m.d.sync += [err.resp.eq(fetch.o.payload.resp), err.invalid.eq(~fetch.o.payload.error),
                                  err.addr.eq(fetch.o.payload.addr), err.tag.eq(cmd.tag)]
-                with m.If(busy & fetch.o.valid):
-                    with m.If(bad):
+                # an entry is checked in the cycle it arrives and used in the next, from the
+                # verdict's register (an entry every other cycle: the compares against `left`
+                # stay off the handshake and the counters' enables)
+                with m.If(busy & fetch.o.valid & ~checked):
+                    m.d.sync += [checked.eq(1), checked_bad.eq(bad)]
+                with m.If(busy & fetch.o.valid & checked):
+                    with m.If(checked_bad):
                         m.d.comb += fetch.o.ready.eq(1)
+                        m.d.sync += checked.eq(0)
                         with m.If(~err.valid):
                             m.d.sync += [err.valid.eq(1), busy.eq(0)]
                     with m.Else():
                         m.d.comb += [self.o.valid.eq(1), fetch.o.ready.eq(self.o.ready)]
                         with m.If(hs):
-                            m.d.sync += [r0.eq(r0 - 1), left.eq(left - entry.len)]
+                            m.d.comb += step.eq(1)
+                            m.d.sync += [left.eq(left - entry.len), checked.eq(0)]
                             with m.If(final):
                                 m.d.sync += busy.eq(0)
         return m
