@@ -67,17 +67,32 @@ def doorbell_stamp(m, regs, cycles):
         m.d.sync += regs.doorbell_cycle.cycle.eq(cycles)
 
 
-def interrupts(m, regs, event_done, raise_error, irq):
+def interrupts(m, regs, event_done, raise_error, irq, *, registered_thresholds=False):
     """A channel's interrupt: ``event_done`` (an IRQ-flagged completion) is coalesced --
     ``irq_status.done`` after ``coalesce.count`` of them or ``coalesce.timeout`` cycles after
     the first; ``raise_error`` (the channel halts) sets ``irq_status.error`` and flushes the
-    pending completions.  Drives ``irq`` and returns the count of pending completions."""
+    pending completions.  Drives ``irq`` and returns the count of pending completions.
+    ``registered_thresholds``: compare against the thresholds less one, kept in registers
+    (faster, a few dozen flip-flops more; a register write takes effect a cycle later)."""
     pending = Signal(8)
     timer = Signal(24)
     fire = Signal()
-    m.d.comb += fire.eq((event_done & (pending + 1 >= regs.coalesce.count)) |
-                        ((pending != 0) & (regs.coalesce.timeout != 0) &
-                         (timer + 1 >= regs.coalesce.timeout)))
+    if registered_thresholds:
+        # the thresholds less one, in registers (a cycle behind a register write): the tests
+        # are then compares of registers, no adder in front of them
+        count_m1 = Signal(8)
+        count_le1 = Signal()
+        timeout_m1 = Signal(24)
+        timeout_on = Signal()
+        m.d.sync += [count_m1.eq(regs.coalesce.count - 1), count_le1.eq(regs.coalesce.count <= 1),
+                     timeout_m1.eq(regs.coalesce.timeout - 1),
+                     timeout_on.eq(regs.coalesce.timeout != 0)]
+        m.d.comb += fire.eq((event_done & (count_le1 | (pending >= count_m1))) |
+                            ((pending != 0) & timeout_on & (timer >= timeout_m1)))
+    else:
+        m.d.comb += fire.eq((event_done & (pending + 1 >= regs.coalesce.count)) |
+                            ((pending != 0) & (regs.coalesce.timeout != 0) &
+                             (timer + 1 >= regs.coalesce.timeout)))
     with m.If(fire):
         m.d.sync += [pending.eq(0), timer.eq(0)]
     with m.Else():
@@ -247,14 +262,20 @@ class Channel(wiring.Component):
         avail = Signal(16)
         to_end = Signal(17)
         m.d.comb += [avail.eq((tail - fetch_ptr) & mask), to_end.eq(mask + 1 - fetch_ptr)]
-        # the fetch size and address are registers, computed the cycle after fetch_ptr moves
-        # (and only while running: never from a pointer a reset is about to change)
+        # the fetch size and address are registers, computed in the two cycles after
+        # fetch_ptr moves (the distances, then the smaller one), and only while running:
+        # never from a pointer a reset is about to change
         fetch_count = Signal(17)
         fetch_addr = Signal(aw)
         fetch_ok = Signal()
-        m.d.sync += [fetch_count.eq(Mux(avail < to_end, avail, to_end)),
+        fetch_ok_early = Signal()
+        avail_r = Signal(16)
+        to_end_r = Signal(17)
+        running = (mode == _Mode.RUN) & ~self.mover_reset
+        m.d.sync += [avail_r.eq(avail), to_end_r.eq(to_end),
+                     fetch_count.eq(Mux(avail_r < to_end_r, avail_r, to_end_r)),
                      fetch_addr.eq(ring_base + (fetch_ptr << 6)),
-                     fetch_ok.eq((mode == _Mode.RUN) & ~self.mover_reset)]
+                     fetch_ok_early.eq(running), fetch_ok.eq(fetch_ok_early & running)]
         m.d.comb += [
             ring.cmd.valid.eq(regs.control.enable & (mode == _Mode.RUN) & ~halt & ~self.closing &
                               fetch_ok & (fetch_count != 0)),
@@ -262,7 +283,8 @@ class Channel(wiring.Component):
             ring.cmd.payload.count.eq(fetch_count),
         ]
         with m.If(ring.cmd.valid & ring.cmd.ready):
-            m.d.sync += [fetch_ptr.eq((fetch_ptr + fetch_count) & mask), fetch_ok.eq(0)]
+            m.d.sync += [fetch_ptr.eq((fetch_ptr + fetch_count) & mask), fetch_ok.eq(0),
+                         fetch_ok_early.eq(0)]
 
         # -- decode and validate ----------------------------------------------------------------
         def check(record):
@@ -429,7 +451,7 @@ class Channel(wiring.Component):
                 m.d.comb += comp_fail.eq(1)
 
         raise_error = Signal()
-        pending = interrupts(m, regs, event_done, raise_error, self.irq)
+        pending = interrupts(m, regs, event_done, raise_error, self.irq, registered_thresholds=True)
 
         # -- control ----------------------------------------------------------------------------
         def restart():
@@ -452,7 +474,12 @@ class Channel(wiring.Component):
         # only fall, and a mode change clears `settled_idle` for that cycle anyway)
         was_in_mover = Signal()
         m.d.sync += was_in_mover.eq(in_mover)
-        alone = ~was_in_mover & ~self.closing & settled_idle
+        # (a register too, checked against the mode and `closing` of this cycle: it resets
+        # the ring fetcher, so it comes from flip-flops.  A cycle later is safe: in the modes
+        # that use it nothing new is fetched, sent to the mover or issued)
+        alone_seen = Signal()
+        m.d.sync += alone_seen.eq(~was_in_mover & ~self.closing & settled_idle)
+        alone = alone_seen & ~self.closing & (mode == last_mode)
         with m.Switch(mode):
             with m.Case(_Mode.RUN):
                 m.d.comb += self.ready.eq(settled_idle)
@@ -505,7 +532,7 @@ class Channel(wiring.Component):
                     m.d.sync += mode.eq(_Mode.RUN)
         with m.If(fe_reset):
             m.d.sync += [dead.eq(0), scanning.eq(0), scan_done.eq(0), scan_issued.eq(0),
-                         rec_valid.eq(0), fetch_ok.eq(0)]
+                         rec_valid.eq(0), fetch_ok.eq(0), fetch_ok_early.eq(0)]
 
         quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid & ~rec_valid
         busy = ~quiet | (regs.control.enable & (head != tail))

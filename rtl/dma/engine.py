@@ -57,10 +57,10 @@ class Engine(wiring.Component):
     register_slices : bool
         A register slice on the mover's read managers (before its arbiter), on each port
         before the engine's arbiter (a channel's and the scanner's at half rate where they
-        carry little) and on the engine's port (all five channels): no combinational path from
-        address arithmetic reaches an arbiter or the memory, at a few cycles of latency per
-        transaction.  Boards need it
-        (the SoC turns it on); the cycle benches of the bare engine run without.
+        carry little) and on the engine's port (all five channels, AR and AW at half rate):
+        no combinational path from address arithmetic reaches an arbiter or the memory, at a
+        few cycles of latency per transaction.  Boards need it (the SoC turns it on); the
+        cycle benches of the bare engine run without.
 
     Members
     -------
@@ -123,7 +123,9 @@ class Engine(wiring.Component):
         cycles = Signal(64)
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
         if self._slices:
-            m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature)
+            # (requests at half rate: a burst every other cycle is plenty, and the request
+            # registers then load on their own flag, not on the interconnect's ready)
+            m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature, half_rate=("ar", "aw"))
             wiring.connect(m, xbar.sub, out.s)
             wiring.connect(m, out.m, wiring.flipped(self.bus))
         else:
@@ -203,8 +205,12 @@ class Engine(wiring.Component):
         closing = Signal()
         stop_req = Cat(ch.stop_req for ch in chans).any()
         m.d.sync += closing.eq(err.valid | stop_req)
+        # (each channel's `ready` through a register: the channels' drain logic stays out
+        # of the freeze counter and the reset; it only adds a cycle to the count)
+        ready = Signal(n)
+        m.d.sync += ready.eq(Cat(ch.ready for ch in chans))
         all_ready = Signal()
-        m.d.comb += all_ready.eq(closing & Cat(ch.ready for ch in chans).all())
+        m.d.comb += all_ready.eq(closing & ready.all())
         frozen = Signal(range(5))       # cycles every channel has been ready, up to 4
         m.d.sync += frozen.eq(Mux(all_ready & ~mover_reset, Mux(frozen == 4, 4, frozen + 1), 0))
         # a stop would keep an error's earlier descriptors from finishing: the error wins,

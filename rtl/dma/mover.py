@@ -66,7 +66,7 @@ class Mover(wiring.Component):
         self._slices = bool(register_slices)
         self._reader = Reader(channels=channels, addr_width=addr_width, data_width=data_width,
                               user_width=user_width, max_beats=max_beats, buffer_beats=buffer_beats,
-                              max_reads=max_reads)
+                              max_reads=max_reads, buffer_slice=register_slices)
         self._writer = Writer(channels=channels, addr_width=addr_width, data_width=data_width,
                               user_width=user_width, max_beats=max_beats, max_writes=max_writes)
         # reads: the reader and the two SG-list fetchers; writes: the writer alone (wiring)

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import ErrorCode
+from ..axi.slice import StreamRegisterSlice
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
@@ -55,14 +56,17 @@ class Reader(wiring.Component):
         INVALID).
 
     Throughput: one burst per cycle (single-beat bursts included), one beat per cycle.
+    ``buffer_slice``: a register slice between the data buffer's block RAM and the packing
+    byte queue (a cycle of latency; for clock speed).
     """
 
     def __init__(self, *, channels=1, addr_width=32, data_width=64, user_width=0, max_beats=256,
-                 buffer_beats=512, max_reads=64):
+                 buffer_beats=512, max_reads=64, buffer_slice=False):
         if buffer_beats < max_beats:
             raise ValueError(f"buffer_beats ({buffer_beats}) must hold one whole burst ({max_beats})")
         self._aw, self._dw, self._uw = addr_width, data_width, user_width
         self._max_beats, self._buf, self._max_reads = max_beats, buffer_beats, max_reads
+        self._buffer_slice = bool(buffer_slice)
         super().__init__({
             "cmd": In(stream.Signature(ReadCommand(addr_width))),
             "o": Out(stream.Signature(Chunk(data_width))),
@@ -180,14 +184,19 @@ class Reader(wiring.Component):
 
         # -- pack ------------------------------------------------------------------------------
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)
+        m.d.comb += pop.eq(buf.o.valid & buf.o.ready)
+        words = buf.o
+        if self._buffer_slice:
+            m.submodules.buf_slice = words = StreamRegisterSlice(beat_layout)
+            wiring.connect(m, buf.o, words.i)
+            words = words.o
         m.d.comb += [
-            pack.i.valid.eq(buf.o.valid),
-            pack.i.payload.data.eq(buf.o.payload.data),
-            pack.offset.eq(buf.o.payload.offset),
-            pack.i.payload.count.eq(buf.o.payload.count),
-            pack.i.payload.last.eq(buf.o.payload.last),
-            buf.o.ready.eq(pack.i.ready),
-            pop.eq(buf.o.valid & pack.i.ready),
+            pack.i.valid.eq(words.valid),
+            pack.i.payload.data.eq(words.payload.data),
+            pack.offset.eq(words.payload.offset),
+            pack.i.payload.count.eq(words.payload.count),
+            pack.i.payload.last.eq(words.payload.last),
+            words.ready.eq(pack.i.ready),
         ]
         wiring.connect(m, pack.o, wiring.flipped(self.o))
         return m
