@@ -106,7 +106,10 @@ class Bridge(wiring.Component):
         pw = payload.write_port()
         pr = payload.read_port(transparent_for=())
         wp, wp_commit, rp = Signal(pbits), Signal(pbits), Signal(pbits)
-        full = (wp - rp)[:pbits] == depth
+        # "full" a cycle late, from registers: one word short of full (the receiver writes
+        # at most a word a cycle, the executor only frees words)
+        full = Signal()
+        m.d.sync += full.eq((wp - rp)[:pbits] >= depth - 1)
 
         # ---- command queue: receiver -> executor ----
         cmd_layout = [("op", 8), ("seq", 8), ("n1", 8), ("addr", 32), ("nak", 8)]
@@ -132,7 +135,14 @@ class Bridge(wiring.Component):
         r_verdict, r_ok = Signal(), Signal()
         hunting, timed_out = Signal(), Signal()
 
+        # the receiver takes a byte from registers: `rx.ready` is what the FSM wanted in the
+        # cycle before (never in the cycle after a take), so a byte is taken every other
+        # cycle at most -- a UART brings one every few hundred
+        rx_want = Signal()
+        rx_ok = Signal()
+        m.d.comb += rx.ready.eq(rx_ok & ~timed_out)
         take = rx.valid & rx.ready
+        m.d.sync += rx_ok.eq(rx_want & ~take)
         byte = rx.payload
         crc_next = crc32_step(r_crc, byte)
         m.d.comb += [pw.addr.eq(wp[:pbits - 1]), pw.data.eq(Cat(r_word, byte)),
@@ -140,12 +150,12 @@ class Bridge(wiring.Component):
 
         with m.FSM(name="rx_fsm"):
             with m.State("HUNT"):
-                m.d.comb += [hunting.eq(1), rx.ready.eq(1)]
+                m.d.comb += [hunting.eq(1), rx_want.eq(1)]
                 with m.If(take & (byte == SYNC_REQUEST)):
                     m.d.sync += [r_cnt.eq(0), r_crc.eq(0xFFFFFFFF)]
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.comb += rx.ready.eq(~timed_out)
+                m.d.comb += rx_want.eq(1)
                 with m.If(timed_out):
                     m.next = "HUNT"
                 with m.Elif(take):
@@ -168,7 +178,7 @@ class Bridge(wiring.Component):
                             with m.Else():
                                 m.next = "CRC"
             with m.State("PAYLOAD"):
-                m.d.comb += rx.ready.eq(~full & ~timed_out)
+                m.d.comb += rx_want.eq(~full)
                 with m.If(timed_out):
                     m.next = "HUNT"
                 with m.Elif(take):
@@ -180,13 +190,14 @@ class Bridge(wiring.Component):
                             m.d.sync += r_cnt.eq(0)
                             m.next = "CRC"
             with m.State("CRC"):
-                m.d.comb += rx.ready.eq(cmd_q.w_rdy & ~timed_out)
+                m.d.comb += rx_want.eq(cmd_q.w_rdy)
                 with m.If(timed_out):
                     m.next = "HUNT"
                 with m.Elif(take):
                     m.d.sync += [r_crc.eq(crc_next), r_cnt.eq(r_cnt + 1)]
                     with m.If(r_cnt == 3):
-                        m.d.comb += [r_verdict.eq(1), r_ok.eq(crc_next == CRC_RESIDUE)]
+                        # the verdict is acted on in the next cycle, from registers
+                        m.d.sync += [r_verdict.eq(1), r_ok.eq(crc_next == CRC_RESIDUE)]
                         m.next = "HUNT"
 
         with m.If(take | hunting):
@@ -198,6 +209,7 @@ class Bridge(wiring.Component):
             m.d.sync += r_idle.eq(r_idle + 1)
 
         with m.If(r_verdict):
+            m.d.sync += r_verdict.eq(0)
             m.d.comb += [cmd_q.w_en.eq(1),
                          cmd_q.w_data.eq(Cat(r_op, r_seq, r_n1, r_addr, Mux(r_ok, 0, Nak.CRC)))]
             with m.If(r_ok):

@@ -53,15 +53,16 @@ class RegisterBank(wiring.Component):
     (the lower word waits in a shadow until then); reading the lower word latches the upper
     word, so a 64-bit value read low-then-high is consistent.
 
-    Fields that hardware drives (``R``) are read through a register, so a read sees them as
-    they were a cycle before it is served.
+    With ``registered_status`` (the default) the fields that hardware drives (``R``) are read
+    through a register, so a read sees them as they were a cycle before it is served; without
+    it they are read directly (fewer flip-flops, for small FPGAs).
 
     Latency: two cycles from AW+W to B, three from AR to R (every request is registered
     before it is decoded, each block's word is registered beside it).  One read and one write
     at a time.
     """
 
-    def __init__(self, regmap, *, addr_width=None):
+    def __init__(self, regmap, *, addr_width=None, registered_status=True):
         if not isinstance(regmap, RegisterMap):
             raise TypeError(f"regmap must be a RegisterMap, not {regmap!r}")
         need = (regmap.size - 1).bit_length()
@@ -71,6 +72,7 @@ class RegisterBank(wiring.Component):
             raise ValueError(f"addr_width must be >= {need} for {regmap.name}, not {addr_width!r}")
         self._regmap = regmap
         self._addr_width = addr_width
+        self._registered_status = bool(registered_status)
         members = {"bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=32))}
         for p in regmap.placements:
             sig = Out(block_signature(p.block))
@@ -168,7 +170,7 @@ class RegisterBank(wiring.Component):
                     m.d.sync += data.eq((data & ~(w & msk)) | getattr(ports, f"{f.name}_set"))
                 elif f.access is Access.RW1S:
                     m.d.sync += data.eq((data & ~getattr(ports, f"{f.name}_clear")) | (w & msk))
-                if f.access is Access.R:
+                if f.access is Access.R and self._registered_status:
                     # what hardware drives is read from a register (a cycle late): the status
                     # logic behind it stays out of the read path
                     seen = Signal(f.width, name=f"{tag}_{f.name}_seen", reset_less=True)

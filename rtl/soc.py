@@ -17,7 +17,7 @@ from .axi.arbiter import AXI4Arbiter
 from .axi.interconnect import AXI4Interconnect
 from .axi.lite import AXI4LiteDecoder, AXI4LiteToAXI4
 from .axi.memory import AXI4Memory
-from .axi.slice import AXI4RegisterSlice
+from .axi.slice import AXI4RegisterSlice, StreamRegisterSlice
 from .bridge import Bridge
 from .dma.engine import Engine
 from .dma.lite import LiteEngine
@@ -43,8 +43,9 @@ class SoC(wiring.Component):
         Bridge resynchronization timeout in cycles.
     register_slices : bool
         The engine's register slices (see :class:`~sgdma.rtl.dma.engine.Engine`), one on the
-        host's requests and one in front of the memory (the lite SoC: the host's requests and
-        the engine's write data, at half rate); on by default: this is the top boards build.
+        host's requests, one in front of the memory and one on the bridge's register accesses
+        (the lite SoC: the host's requests and the engine's write data, at half rate); on by
+        default: this is the top boards build.
     uart_divisor : int or None
         None: byte-stream ports ``rx``/``tx`` (simulation).  An int: serial pins
         ``uart_rx``/``uart_tx`` at ``clock / uart_divisor`` baud.
@@ -126,7 +127,15 @@ class SoC(wiring.Component):
             storage={"sim": "verilog", "bram": "amaranth", "spram": "ice40_spram"}[self._memory],
             decode=self._lite)
 
-        wiring.connect(m, bridge.bus, dec.bus)
+        if self._slices and not self._lite:
+            # the bridge's requests and their responses through registers (half rate: the
+            # bridge makes one access at a time): its executor never waits on the decoder
+            m.submodules.bridge_slice = bs = AXI4RegisterSlice(
+                bridge.bus.signature, half_rate=("aw", "w", "b", "ar", "r"))
+            wiring.connect(m, bridge.bus, bs.s)
+            wiring.connect(m, bs.m, dec.bus)
+        else:
+            wiring.connect(m, bridge.bus, dec.bus)
         wiring.connect(m, dec.sub[0], host.lite)
         # the register bank decodes the low address bits only
         csr = dec.sub[1]
@@ -175,9 +184,13 @@ class SoC(wiring.Component):
             m.submodules.uart_tx = utx = UartTx(divisor=self._uart)
             # a UART cannot be told to wait: a FIFO absorbs bytes while the bridge is busy
             m.submodules.rx_fifo = rxf = fifo.SyncFIFOBuffered(width=8, depth=64)
+            # and a register between it and the bridge (a byte every few dozen cycles at most):
+            # the FIFO's and the bridge's decisions stay apart
+            m.submodules.rx_slice = rxs = StreamRegisterSlice(8, half_rate=True)
             m.d.comb += [urx.rx.eq(self.uart_rx), self.uart_tx.eq(utx.tx),
                          rxf.w_data.eq(urx.o.payload), rxf.w_en.eq(urx.o.valid),
-                         bridge.rx.payload.eq(rxf.r_data), bridge.rx.valid.eq(rxf.r_rdy),
-                         rxf.r_en.eq(bridge.rx.ready)]
+                         rxs.i.payload.eq(rxf.r_data), rxs.i.valid.eq(rxf.r_rdy),
+                         rxf.r_en.eq(rxs.i.ready)]
+            wiring.connect(m, rxs.o, bridge.rx)
             wiring.connect(m, bridge.tx, utx.i)
         return m

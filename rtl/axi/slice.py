@@ -5,7 +5,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..bus import CHANNELS, AXI4Signature, channel_payload, channel_ready, channel_valid
+from ..bus import (CHANNELS, AXI4LiteSignature, AXI4Signature, channel_payload, channel_ready,
+                   channel_valid)
 
 __all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid", "half_skid"]
 
@@ -90,11 +91,11 @@ class AXI4RegisterSlice(wiring.Component):
     :func:`skid` buffer), except on the channels in ``half_rate`` (a subset of
     ``channels``): a :func:`half_skid` register, a word every other cycle, for channels that
     carry little (the address channels of a descriptor fetcher, say) -- about one LUT per
-    bit less."""
+    bit less.  ``signature`` is an AXI4 or an AXI4-Lite one."""
 
     def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r"), half_rate=()):
-        if not isinstance(signature, AXI4Signature):
-            raise TypeError(f"signature must be an AXI4Signature, not {signature!r}")
+        if not isinstance(signature, (AXI4Signature, AXI4LiteSignature)):
+            raise TypeError(f"signature must be an AXI4Signature or AXI4LiteSignature, not {signature!r}")
         unknown = (set(channels) | set(half_rate)) - set(CHANNELS)
         if unknown:
             raise ValueError(f"unknown AXI channels {sorted(unknown)}")

@@ -7,8 +7,8 @@ from cocotb.triggers import Combine, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 from cocotbext.axi.constants import AxiResp
 
-from sgdma.sim.tb import (BankedBackdoor, MemoryBackdoor, ProtocolWatch, SpramBackdoor, params, pause_generator,
-                          quiet_controls, rng, start)
+from sgdma.sim.tb import (BankedBackdoor, MemoryBackdoor, ProtocolWatch, SpramBackdoor, params,
+                          pause_generator, quiet_controls, rng, start)
 
 P = params()
 N = P["managers"]
