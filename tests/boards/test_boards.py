@@ -140,3 +140,30 @@ def test_ice40_fits_and_timing_floor():
     assert 0 < summary["lut"] <= summary["lut_total"], summary
     assert summary["fmax_mhz"] >= ICE40_FMAX_FLOOR_MHZ, summary
     assert summary["config"]["lite"] and summary["config"]["memory"] == "spram", summary
+
+
+def test_paths_estimates_and_traces():
+    """The netlist path estimate: FF -> LUT -> LUT -> FF beats FF -> FF, traced back to its
+    start; a carry chain's ripple is cheap, its entry is not."""
+    from sgdma.boards.paths import Paths
+
+    def cell(kind, **conns):
+        dirs = {p: ("output" if p in ("Q", "Z", "S0", "S1", "COUT") else "input") for p in conns}
+        return {"type": kind, "port_directions": dirs, "connections": conns}
+    netlist = {"modules": {"top": {"cells": {
+        "a.r0": cell("TRELLIS_FF", Q=[2], DI=[1]),
+        "a.l0": cell("LUT4", A=[2], Z=[3]),
+        "a.l1": cell("LUT4", A=[3], B=[2], Z=[4]),
+        "b.r1": cell("TRELLIS_FF", DI=[4], Q=[5]),
+        "b.r2": cell("TRELLIS_FF", DI=[5], Q=[1]),
+        "c.c0": cell("CCU2C", A0=[2], CIN=[6], S0=[7], COUT=[8]),
+        "c.c1": cell("CCU2C", CIN=[8], S0=[9]),
+        "c.r3": cell("TRELLIS_FF", DI=[9], Q=[6]),
+    }}}}
+    paths = Paths(netlist)
+    ends = {(name, port): t for t, name, port, _ in paths.endpoints()}
+    # two LUTs in a row is slower than a register-to-register hop, and than a short carry chain
+    assert ends[("b.r1", "DI")] > ends[("c.r3", "DI")] > ends[("b.r2", "DI")]
+    assert [cell for _, cell in paths.trace(4)] == ["a.l1", "a.l0", "a.r0"]
+    rows = paths.failing(period_ns=ends[("b.r2", "DI")] + 0.01, depth=1)
+    assert [r[0] for r in rows] == ["b", "c"] and rows[0][1] == 1, rows
