@@ -57,9 +57,9 @@ class Engine(wiring.Component):
     register_slices : bool
         A register slice on the mover's read managers (before its arbiter), on each port
         before the engine's arbiter (a channel's and the scanner's at half rate where they
-        carry little) and on the engine's port (all five channels, AR and AW at half rate):
-        no combinational path from address arithmetic reaches an arbiter or the memory, at a
-        few cycles of latency per transaction.  Boards need it (the SoC turns it on); the
+        carry little) and on the engine's port (all five channels): no combinational path
+        from address arithmetic reaches an arbiter or the memory, at a few cycles of latency
+        per transaction.  Boards need it (the SoC turns it on); the
         cycle benches of the bare engine run without.
 
     Members
@@ -123,9 +123,9 @@ class Engine(wiring.Component):
         cycles = Signal(64)
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
         if self._slices:
-            # (requests at half rate: a burst every other cycle is plenty, and the request
-            # registers then load on their own flag, not on the interconnect's ready)
-            m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature, half_rate=("ar", "aw"))
+            # (full rate on every channel: an N-D transfer of short rows issues a burst per
+            # row on each side -- at half rate a 128-row column took 329 cycles, not 199)
+            m.submodules.out_slice = out = AXI4RegisterSlice(xbar.sub_signature)
             wiring.connect(m, xbar.sub, out.s)
             wiring.connect(m, out.m, wiring.flipped(self.bus))
         else:
