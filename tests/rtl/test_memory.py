@@ -3,6 +3,7 @@
 import pytest
 
 from sgdma.rtl.axi.arbiter import AXI4Arbiter
+from sgdma.rtl.axi.memory import AXI4Memory
 from sgdma.sim import harness
 from sgdma.sim.tops import MemorySystem
 
@@ -64,3 +65,22 @@ def test_arbiter_id_bits():
     assert AXI4Arbiter(managers=6, writes=range(5), id_width=3).sub_signature.id_width == 6
     with pytest.raises(ValueError, match="one memory"):
         MemorySystem(managers=2, mem_sizes=[1 << 12, 1 << 12], arbiter=True)
+
+
+@pytest.mark.parametrize("bank_words", [0, 15, 3000, "16"])
+def test_memory_bank_words_argument(bank_words):
+    with pytest.raises(ValueError, match="bank_words"):
+        AXI4Memory(size=1 << 16, bank_words=bank_words)
+
+
+def test_register_slice_signatures():
+    """The register slice takes AXI4 and AXI4-Lite signatures (the SoC slices the bridge's
+    register accesses), nothing else."""
+    from amaranth.lib import wiring
+
+    from sgdma.rtl.axi.slice import AXI4RegisterSlice
+    from sgdma.rtl.bus import AXI4LiteSignature
+    lite = AXI4RegisterSlice(AXI4LiteSignature(addr_width=16, data_width=32), half_rate=("aw", "ar"))
+    assert "awaddr" in lite.s.signature.members
+    with pytest.raises(TypeError, match="AXI4Signature or AXI4LiteSignature"):
+        AXI4RegisterSlice(wiring.Signature({}))
