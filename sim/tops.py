@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from ..rtl.axi.checker import AXI4Checker, Channel, Violation, monitor
 from ..rtl.axi.arbiter import AXI4Arbiter
 from ..rtl.axi.interconnect import AXI4Interconnect
-from ..rtl.axi.memory import AXI4Memory
+from ..rtl.axi.memory import BANK_WORDS, AXI4Memory
 from ..rtl.axi.perf import AXI4PerfCounter
 from ..rtl.axi.stall import AXI4Stall
 from ..rtl.bus import AXI4Signature
@@ -63,7 +63,7 @@ class MemorySystem(wiring.Component):
 
     def __init__(self, *, managers=1, mem_sizes=(1 << 16,), data_width=64, addr_width=32,
                  id_width=4, user_width=0, max_bursts=64, interconnect=None, arbiter=False,
-                 storage="verilog", bank_words=None):
+                 storage="verilog", bank_words=BANK_WORDS):
         self._n = managers
         self._sizes = list(mem_sizes)
         self._dw, self._aw, self._idw = data_width, addr_width, id_width
@@ -121,7 +121,7 @@ class MemorySystem(wiring.Component):
             mem = AXI4Memory(size=size, data_width=self._dw, addr_width=self._aw,
                              id_width=sub_sig.id_width, user_width=self._uw,
                              max_bursts=self._max_bursts, storage=self._storage,
-                             **({"bank_words": self._bank_words} if self._bank_words else {}))
+                             bank_words=self._bank_words)
             m.submodules[f"stall{k}"] = stall
             m.submodules[f"mem{k}"] = mem
             wiring.connect(m, sub, stall.s)

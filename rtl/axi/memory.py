@@ -164,7 +164,8 @@ class AXI4Memory(wiring.Component):
         however far apart placement spreads the banks: the write port's address, data and
         enables are registers (a write lands a cycle after its beat); a read's address is a
         register, each bank's output is caught in a register beside it, and the bank is chosen
-        from those.  Read data is valid :data:`BANKED_READ_LATENCY` cycles after ``en``."""
+        from those.  The banks read every cycle (``rport.en`` is not needed): read data is
+        valid :data:`BANKED_READ_LATENCY` cycles after its address."""
         abits = max((depth - 1).bit_length(), 1)
         dw = self._data_width
         rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
@@ -313,16 +314,16 @@ class AXI4Memory(wiring.Component):
             owed = Signal(range(depth_out + 1))
             m.d.sync += owed.eq(owed + r_issue - (bus.rvalid & bus.rready))
             m.d.comb += room.eq(owed < depth_out)
-        elif spram:
-            staged = Signal(out)
-            m.d.sync += r_stage.eq(r_issue)
-            with m.If(r_issue):
-                m.d.sync += staged.eq(beat_info)
-            m.d.comb += out_beat.eq(r_stage)
-            beat_info = staged
         else:
-            m.d.comb += out_beat.eq(r_issue)
-        if not queued:
+            if spram:
+                staged = Signal(out)
+                m.d.sync += r_stage.eq(r_issue)
+                with m.If(r_issue):
+                    m.d.sync += staged.eq(beat_info)
+                m.d.comb += out_beat.eq(r_stage)
+                beat_info = staged
+            else:
+                m.d.comb += out_beat.eq(r_issue)
             with m.If(out_beat):
                 m.d.sync += [
                     bus.rvalid.eq(1),

@@ -84,8 +84,7 @@ class ByteQueue(wiring.Component):
         m.d.comb += take.eq(Mux(taken, count, 0))
         after = Signal(range(2 * nb + 1))
         m.d.comb += after.eq(level - take)
-        # stream position of the next incoming byte (unpack: a register)
-        wr = Signal(lb + 1, name="wr") if self._pack else Signal(lb + 1, name="wr_reg")
+        wr = Signal(lb + 1)                      # stream position of the next incoming byte
         accept = self.i.valid & self.i.ready
 
         if self._pack:

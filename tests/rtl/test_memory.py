@@ -3,13 +3,13 @@
 import pytest
 
 from sgdma.rtl.axi.arbiter import AXI4Arbiter
-from sgdma.rtl.axi.memory import AXI4Memory
+from sgdma.rtl.axi.memory import BANK_WORDS, AXI4Memory
 from sgdma.sim import harness
 from sgdma.sim.tops import MemorySystem
 
 
 def system(managers, mem_sizes, data_width=64, id_width=4, arbiter=False, storage="verilog",
-           bank_words=None):
+           bank_words=BANK_WORDS):
     return MemorySystem(managers=managers, mem_sizes=mem_sizes, data_width=data_width,
                         id_width=id_width, arbiter=arbiter, storage=storage, bank_words=bank_words)
 
