@@ -184,7 +184,8 @@ class RegisterBank(wiring.Component):
             r_stb = Signal(name=f"{tag}_rstb")
             m.d.comb += r_stb.eq(r_pend & (r_word == word))
             m.d.sync += ports.r_stb.eq(r_stb)
-            block = block_words.setdefault((placement.block.name, index), [])
+            block = block_words.setdefault((placement.block.name, index, address - reg.offset,
+                                             placement.block.size), [])
             block.append((word, value[:32]))
             if reg.width == 64:
                 latch = Signal(32, name=f"{tag}_rlatch")
@@ -192,16 +193,20 @@ class RegisterBank(wiring.Component):
                     m.d.sync += latch.eq(value[32:])
                 block.append((word + 1, latch))
 
-        # each block's word (zero when it holds no register there), then their OR
+        # each block's word (zero when it holds no register there), then their OR.  A block
+        # whose base is aligned to its size picks by the word's offset within it (a
+        # multiplexer on the low address bits) and qualifies with one compare of the high bits
         picks = []
-        for (name, index), entries in block_words.items():
+        for (name, index, base, size), entries in block_words.items():
             pick = Signal(32, name=f"{name}{'' if index is None else index}_rpick", reset_less=True)
+            lo = (size.bit_length() - 1) - 2 if base % size == 0 else len(r_word)
             with m.If(r_pend):
                 m.d.sync += pick.eq(0)
-                with m.Switch(r_word):
-                    for wd, v in entries:
-                        with m.Case(wd):
-                            m.d.sync += [pick.eq(v), r_hit.eq(1)]
+                with m.If((r_word >> lo) == (base >> 2 >> lo)):
+                    with m.Switch(r_word[:lo]):
+                        for wd, v in entries:
+                            with m.Case(wd % (1 << lo)):
+                                m.d.sync += [pick.eq(v), r_hit.eq(1)]
             picks.append(pick)
         rdata = Const(0, 32)
         for pick in picks:
