@@ -2,7 +2,7 @@
 
     host bytes -> [UART] -> Bridge -> AXI4-Lite decoder -+-> engine registers
                                                           +-> Lite-to-AXI4 -+
-                                              Engine bus (AXI4, bursts) ---+-> interconnect -> memory
+                                              Engine bus (AXI4, bursts) ---+-> arbiter -> memory
 
 The simulator drives the byte streams directly; a board top adds pins, a PLL and reset, and
 asks for the UART (``uart_divisor``).  Addresses are in :mod:`sgdma.sw.memmap`.
@@ -14,7 +14,6 @@ from amaranth.lib.wiring import In, Out
 
 from ..sw.memmap import HOST_DEVICE_ID, MEMORY_BASE, REGISTERS_BASE, REGISTERS_SIZE
 from .axi.arbiter import AXI4Arbiter
-from .axi.interconnect import AXI4Interconnect
 from .axi.lite import AXI4LiteDecoder, AXI4LiteToAXI4
 from .axi.memory import AXI4Memory
 from .axi.slice import AXI4RegisterSlice, StreamRegisterSlice
@@ -34,7 +33,8 @@ class SoC(wiring.Component):
     channels, data_width, max_beats, buffer_beats, max_reads, max_writes :
         The DMA :class:`~sgdma.rtl.dma.engine.Engine`'s parameters.
     mem_size : int
-        Memory bytes at :data:`~sgdma.sw.memmap.MEMORY_BASE` (a power of two).
+        Memory bytes at :data:`~sgdma.sw.memmap.MEMORY_BASE` (a power of two); the memory
+        answers DECERR above itself.
     memory : ``"bram"``, ``"spram"`` or ``"sim"``
         Block RAM (synthesizable), the iCE40 UltraPlus's single-port RAMs (64 or 128 KiB,
         32-bit; see :class:`~sgdma.rtl.axi.memory.AXI4Memory`) or the simulator's Verilog
@@ -52,8 +52,7 @@ class SoC(wiring.Component):
     lite : bool
         The sequential :class:`~sgdma.rtl.dma.lite.LiteEngine` instead of the engine (one
         channel, 32-bit data; ``channels`` must be 1, ``data_width`` 32, and the mover's
-        parameters do not apply): for small FPGAs.  Its memory answers DECERR above itself
-        behind an arbiter (no crossbar), and the bridge's queues sit in block RAM.
+        parameters do not apply): for small FPGAs; the bridge's queues then sit in block RAM.
 
     Members
     -------
@@ -84,6 +83,7 @@ class SoC(wiring.Component):
         # (the lite SoC is for small FPGAs without LUT RAM: the bridge's queues in block RAM)
         self._bridge = Bridge(irq_lines=channels, timeout=timeout, block_ram_queues=lite)
         self._mem_size, self._memory, self._dw = mem_size, memory, data_width
+        self._max_writes = max_writes
         self._slices = bool(register_slices)
         self._lite = bool(lite)
         self._uart = uart_divisor
@@ -104,19 +104,16 @@ class SoC(wiring.Component):
         m.submodules.decoder = dec = AXI4LiteDecoder(
             windows=[(MEMORY_BASE, self._mem_size), (REGISTERS_BASE, csr_size)])
         m.submodules.host = host = AXI4LiteToAXI4(esig, id=0, user=HOST_DEVICE_ID)
-        if self._lite:
-            # one transaction at a time from each manager: an arbiter, and the memory answers
-            # DECERR above itself (the crossbar's decode and write-order queues are a seventh
-            # of the UP5K)
-            assert MEMORY_BASE == 0
-            m.submodules.xbar = xbar = AXI4Arbiter(
-                managers=2, addr_width=esig.addr_width, data_width=esig.data_width,
-                id_width=esig.id_width, user_width=esig.user_width, max_writes=2)
-        else:
-            m.submodules.xbar = xbar = AXI4Interconnect(
-                managers=2, windows=[(MEMORY_BASE, self._mem_size)], addr_width=esig.addr_width,
-                data_width=esig.data_width, id_width=esig.id_width, user_width=esig.user_width,
-                max_outstanding=64)
+        # one subordinate (the memory, which answers DECERR above itself): an arbiter with a
+        # registered grant rather than a crossbar -- its address decode, round robin and
+        # outstanding-burst bookkeeping were the full SoC's slowest paths, and the lite
+        # SoC's decode and write-order queues were a seventh of the UP5K.  The W-order queue
+        # holds every write the engine may have issued ahead of its data, and the host's one
+        assert MEMORY_BASE == 0
+        m.submodules.xbar = xbar = AXI4Arbiter(
+            managers=2, addr_width=esig.addr_width, data_width=esig.data_width,
+            id_width=esig.id_width, user_width=esig.user_width,
+            max_writes=2 if self._lite else self._max_writes + 1)
         m.submodules.memory = mem = AXI4Memory(
             size=self._mem_size, data_width=self._dw, addr_width=esig.addr_width,
             # block RAM answers at once: 16 bursts queued per direction keep it streaming, and
@@ -125,7 +122,7 @@ class SoC(wiring.Component):
             id_width=xbar.sub_signature.id_width, user_width=esig.user_width,
             max_bursts=2 if self._lite else 16,
             storage={"sim": "verilog", "bram": "amaranth", "spram": "ice40_spram"}[self._memory],
-            decode=self._lite)
+            decode=True)
 
         if self._slices and not self._lite:
             # the bridge's requests and their responses through registers (half rate: the
@@ -155,7 +152,7 @@ class SoC(wiring.Component):
             wiring.connect(m, es.m, xbar.mgr[0])
         else:
             wiring.connect(m, engine.bus, xbar.mgr[0])
-        sub = xbar.sub if self._lite else xbar.sub[0]
+        sub = xbar.sub
         if self._slices:
             # the host's requests through registers: no combinational path runs from the
             # bridge's state through the decoder and the interconnect and back
