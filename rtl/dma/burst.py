@@ -59,8 +59,9 @@ class BurstSplitter(wiring.Component):
     o_next : Out(Burst(addr_width, tag_width)) — the burst ``o`` shows next if it moves (after
         its handshake, or when empty): a consumer can evaluate it a cycle ahead.
 
-    Throughput: one burst per cycle, a fragment of one burst included; three cycles from a
-    fragment on ``i`` to its first burst on ``o``.
+    Throughput: one burst per cycle for fragments of one burst; a fragment cut into several
+    bursts gives one every other cycle (each but its last carries a 4 KiB boundary's worth or
+    ``max_beats``).  Three cycles from a fragment on ``i`` to its first burst on ``o``.
     """
 
     def __init__(self, *, addr_width=32, data_width=64, max_beats=256, tag_width=0):
@@ -92,8 +93,12 @@ class BurstSplitter(wiring.Component):
         cap = Signal(13, reset_less=True)
         offset = Signal(lane_bits)
         # `final`: the fragment's rest fits in one burst, a register too (set with A's
-        # fields), so that the take of the next fragment waits for no compare
+        # fields), so that the take of the next fragment waits for no compare.  After a cut
+        # it is worked out in the next cycle, from A's new registers (`recheck`: A offers no
+        # burst that cycle) -- a cut ends a burst of at least a 4 KiB boundary's worth or of
+        # `max_beats`, so the idle cycle costs no bus time
         final = Signal()
+        recheck = Signal()
         m.d.comb += offset.eq(a.addr[:lane_bits])
 
         def fits(length, room):
@@ -112,19 +117,22 @@ class BurstSplitter(wiring.Component):
             fields.append(burst.tag.eq(a.tag))
         m.d.comb += fields
         b_ready = Signal()
-        m.d.comb += self.o_next.eq(skid(m, "burst", a_valid, b_ready, burst.as_value(), self.o.valid,
+        offer = a_valid & ~recheck
+        m.d.comb += self.o_next.eq(skid(m, "burst", offer, b_ready, burst.as_value(), self.o.valid,
                                         self.o.ready, self.o.payload.as_value()))
-        step = a_valid & b_ready
+        step = offer & b_ready
+        with m.If(recheck):
+            m.d.sync += [recheck.eq(0), final.eq(fits(a.length, cap))]
         with m.If(step):
-            # (after a final burst A is reloaded or emptied: only a cut at `cap` steps it;
-            # the next burst starts at a word boundary, so its room is a whole maximal burst)
+            # (after a final burst A is reloaded or emptied -- the load below wins -- so
+            # only a cut at `cap` steps it; the next burst starts at a word boundary, so its room is a whole maximal burst)
             nxt_4k = Signal(range(4097))
             nxt_len = Signal(32)
             nxt_cap = Signal(13)
             m.d.comb += [nxt_4k.eq(Mux(to_4k == cap, 4096, to_4k - cap)), nxt_len.eq(a.length - cap),
                          nxt_cap.eq(Mux(nxt_4k < max_bytes, nxt_4k, max_bytes))]
             m.d.sync += [a.addr.eq(a.addr + cap), a.length.eq(nxt_len), to_4k.eq(nxt_4k),
-                         cap.eq(nxt_cap), final.eq(fits(nxt_len, nxt_cap))]
+                         cap.eq(nxt_cap), recheck.eq(1)]
         # fragments enter through a skid buffer (``i.ready`` is a register), then A takes one
         # when it is empty or cuts its final burst; an empty one is dropped
         nxt_valid, nxt_ready = Signal(), Signal()
@@ -133,7 +141,7 @@ class BurstSplitter(wiring.Component):
              nxt.as_value())
         m.d.comb += nxt_ready.eq(~a_valid | (step & final))
         with m.If(nxt_ready):
-            m.d.sync += a_valid.eq(nxt_valid & (nxt.length != 0))
+            m.d.sync += [a_valid.eq(nxt_valid & (nxt.length != 0)), recheck.eq(0)]
             with m.If(nxt_valid):
                 first_4k = 4096 - nxt.addr[:12]
                 first_room = max_bytes - nxt.addr[:lane_bits]
