@@ -226,7 +226,8 @@ def shaped_bursts(m, side, *, addr_width, data_width, user_width, max_beats):
     ahead = Signal()
     o_held = Signal()
     moves = split.o.ready | ~split.o.valid      # split.o shows split.o_next next cycle
-    seq_next = Mux(moves, tag_of(split.o_next).seq, tag_of(split.o.payload).seq)
-    m.d.sync += ahead.eq(later_or_same(seq_next, side.halt_seq_next))
+    # (both compares, then the choice: the issue handshake behind `moves` meets only the mux)
+    m.d.sync += ahead.eq(Mux(moves, later_or_same(tag_of(split.o_next).seq, side.halt_seq_next),
+                             later_or_same(tag_of(split.o.payload).seq, side.halt_seq_next)))
     m.d.comb += o_held.eq(side.stop | (side.halt & ahead))
     return gen, split, held, tag_of, o_held

@@ -68,7 +68,8 @@ class Engine(wiring.Component):
         (``docs/registers.md``).
     bus : Out(AXI4Signature(id_width=3 + log2(channels + 2))) — memory.
     irq : Out(channels) — one interrupt line per channel.
-    busy : Out(1) — some channel has work (a simulator may skip ahead while it is low).
+    busy : Out(1) — some channel has work, a cycle late (a simulator may skip ahead while it
+        is low: a doorbell that starts work is a bridge write, and the bridge is busy then).
     """
 
     def __init__(self, *, channels=4, addr_width=32, data_width=64, max_beats=256,
@@ -163,8 +164,9 @@ class Engine(wiring.Component):
         for k, ch in enumerate(chans):
             wiring.connect(m, bank.channel[k], ch.regs)
             m.d.comb += ch.cycles.eq(cycles)
-        m.d.comb += [self.irq.eq(Cat(ch.irq for ch in chans)),
-                     self.busy.eq(Cat(ch.busy for ch in chans).any())]
+        m.d.comb += self.irq.eq(Cat(ch.irq for ch in chans))
+        # (a register: every channel's state is behind it)
+        m.d.sync += self.busy.eq(Cat(ch.busy for ch in chans).any())
 
         # descriptors: round robin over the channels.  The grant is a one-hot register, never
         # empty, chosen a cycle ahead: the lowest offering channel above the granted one, else
