@@ -231,12 +231,21 @@ class Bridge(wiring.Component):
         f_byte = Signal(8)
         f_valid = Signal()
         f_crc_out = Signal()
-        m.d.comb += [tx_q.w_data.eq(f_byte), tx_q.w_en.eq(f_valid),
+        # each byte passes a register on its way to the queue, and enters the CRC as it
+        # leaves it: the CRC's XOR tree starts from flip-flops, not from the framer's byte
+        # multiplexer (the CRC state waits for the register to drain of counted bytes)
+        t_byte = Signal(8, reset_less=True)
+        t_valid = Signal()
+        t_counted = Signal(reset_less=True)     # the byte is inside the CRC
+        m.d.comb += [tx_q.w_data.eq(t_byte), tx_q.w_en.eq(t_valid),
                      self.tx.payload.eq(tx_q.r_data), self.tx.valid.eq(tx_q.r_rdy),
                      tx_q.r_en.eq(self.tx.ready)]
-        sent = f_valid & tx_q.w_rdy
-        with m.If(sent):
-            m.d.sync += f_crc.eq(Mux(f_crc_out, f_crc, crc32_step(f_crc, f_byte)))
+        t_free = ~t_valid | tx_q.w_rdy
+        sent = f_valid & t_free
+        with m.If(t_free):
+            m.d.sync += [t_valid.eq(f_valid), t_byte.eq(f_byte), t_counted.eq(~f_crc_out)]
+        with m.If(t_valid & tx_q.w_rdy & t_counted):
+            m.d.sync += f_crc.eq(crc32_step(f_crc, t_byte))
 
         def one_byte(state, value, nxt, valid=1):
             with m.State(state):
@@ -251,7 +260,7 @@ class Bridge(wiring.Component):
                 with m.If(f_go):
                     m.next = "SYNC"
             with m.State("SYNC"):
-                m.d.comb += [f_byte.eq(SYNC_RESPONSE), f_valid.eq(1)]
+                m.d.comb += [f_byte.eq(SYNC_RESPONSE), f_valid.eq(1), f_crc_out.eq(1)]
                 with m.If(sent):
                     m.d.sync += f_crc.eq(0xFFFFFFFF)   # the sync byte is outside the CRC
                     m.next = "KIND"
@@ -271,7 +280,8 @@ class Bridge(wiring.Component):
             one_byte("INFO", f_info, "CRC")
             with m.State("CRC"):
                 final = ~f_crc
-                m.d.comb += [f_byte.eq(final.word_select(f_cnt, 8)), f_valid.eq(1), f_crc_out.eq(1)]
+                m.d.comb += [f_byte.eq(final.word_select(f_cnt, 8)), f_valid.eq(~(t_valid & t_counted)),
+                             f_crc_out.eq(1)]
                 with m.If(sent):
                     m.d.sync += f_cnt.eq(f_cnt + 1)
                     with m.If(f_cnt == 3):
@@ -428,6 +438,6 @@ class Bridge(wiring.Component):
 
         # (FIFO levels, not r_rdy: a buffered FIFO's output lags its input by a cycle)
         m.d.comb += self.busy.eq(~hunting | ~exec_fsm.ongoing("IDLE") | (cmd_q.level != 0) | ~f_idle |
-                                 (tx_q.level != 0) | (masked != reported) |
+                                 t_valid | (tx_q.level != 0) | (masked != reported) |
                                  (rp != wp_commit))
         return m
