@@ -125,7 +125,8 @@ class BurstSplitter(wiring.Component):
             m.d.sync += [recheck.eq(0), final.eq(fits(a.length, cap))]
         with m.If(step):
             # (after a final burst A is reloaded or emptied -- the load below wins -- so
-            # only a cut at `cap` steps it; the next burst starts at a word boundary, so its room is a whole maximal burst)
+            # only a cut at `cap` steps it; the next burst starts at a word boundary, so its
+            # room is a whole maximal burst)
             nxt_4k = Signal(range(4097))
             nxt_len = Signal(32)
             nxt_cap = Signal(13)
