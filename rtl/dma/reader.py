@@ -165,18 +165,26 @@ class Reader(wiring.Component):
         with m.If(beat):
             m.d.sync += [first.eq(bus.rlast), rem.eq(cur_rem - count),
                          beat_addr.eq((cur_addr & ~(nb - 1)) + nb)]
-            err = self.error
-            # the first error of the earliest failing descriptor wins; bytes of descriptors
-            # before it still count (they may arrive after an SG-list error of a later
-            # descriptor was reported)
-            with m.If(bus.rresp != Resp.OKAY):
-                with m.If(~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)):
-                    m.d.sync += [err.valid.eq(1),
-                                 err.code.eq(Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR,
-                                                     ErrorCode.READ_SLVERR)),
-                                 err.addr.eq(cur_addr), err.tag.eq(info.tag)]
-            with m.Elif(~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)):
-                m.d.comb += good.eq(1)
+        # the first error of the earliest failing descriptor wins; bytes of descriptors
+        # before it still count (they may arrive after an SG-list error of a later
+        # descriptor was reported).  A failed beat is taken into registers (`r_bad`) and
+        # weighed against the error on record in the next cycle, so the response and the
+        # info queue's output do not reach the error's ~70 flip-flops; meanwhile no beat of
+        # its descriptor or a later one counts
+        err = self.error
+        r_bad = Signal()
+        r_code = Signal.like(err.code, reset_less=True)
+        r_addr = Signal(len(cur_addr), reset_less=True)
+        r_tag = Signal(Tag(), reset_less=True)
+        m.d.sync += [r_bad.eq(beat & (bus.rresp != Resp.OKAY)),
+                     r_code.eq(Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR, ErrorCode.READ_SLVERR)),
+                     r_addr.eq(cur_addr), r_tag.eq(info.tag)]
+        with m.If(r_bad & (~err.valid | ~later_or_same(r_tag.seq, err.tag.seq))):
+            m.d.sync += [err.valid.eq(1), err.code.eq(r_code), err.addr.eq(r_addr), err.tag.eq(r_tag)]
+        with m.If(beat & (bus.rresp == Resp.OKAY) &
+                  (~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)) &
+                  (~r_bad | ~later_or_same(info.tag.seq, r_tag.seq))):
+            m.d.comb += good.eq(1)
         # the counts step a cycle after the beat, from registers: no adder behind the beat's
         # shaping (the writer's view of them is an underestimate anyway)
         m.d.sync += [add.eq(Mux(good, count, 0)), xend.eq(good & info.last & bus.rlast),

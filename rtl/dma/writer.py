@@ -271,15 +271,22 @@ class Writer(wiring.Component):
         m.d.comb += [done_q.i.payload.tag.eq(be.tag), done_q.i.payload.bytes.eq(self.acked + be.bytes),
                      done_q.i.payload.irq.eq(be.irq)]
         b_failed = Signal()     # after a failed write nothing later completes
+        # a failed response is taken into registers and weighed against the error on record
+        # in the next cycle (the response and the B queue's output do not reach the error's
+        # flip-flops); `b_failed` is set at once
+        b_bad = Signal()
+        b_code = Signal.like(err.code, reset_less=True)
+        b_addr = Signal.like(be.addr, reset_less=True)
+        b_tag = Signal(Tag(), reset_less=True)
+        m.d.sync += [b_bad.eq(bus.bvalid & ~b_failed & ~ok),
+                     b_code.eq(Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR, ErrorCode.WRITE_SLVERR)),
+                     b_addr.eq(be.addr), b_tag.eq(be.tag)]
+        with m.If(b_bad & (~err.valid | later_or_same(err.tag.seq, b_tag.seq))):
+            m.d.sync += [err.valid.eq(1), err.code.eq(b_code), err.addr.eq(b_addr), err.tag.eq(b_tag)]
         with m.If(bus.bvalid & ~b_failed):
             with m.If(ok):
                 m.d.sync += self.acked.eq(Mux(be.last, 0, self.acked + be.bytes))
                 m.d.comb += done_q.i.valid.eq(be.last)
-            with m.Elif(~err.valid | later_or_same(err.tag.seq, be.tag.seq)):
-                m.d.sync += [b_failed.eq(1), err.valid.eq(1),
-                             err.code.eq(Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR,
-                                             ErrorCode.WRITE_SLVERR)),
-                             err.addr.eq(be.addr), err.tag.eq(be.tag)]
             with m.Else():
                 m.d.sync += b_failed.eq(1)
         wiring.connect(m, done_q.o, wiring.flipped(self.done))
