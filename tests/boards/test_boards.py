@@ -80,6 +80,9 @@ def test_router_watch():
     assert _watch(CONVERGING) is None
     assert _watch(CONVERGING[:-1] + [3] * 14 + [0]) is None
     assert _watch(CONVERGING[:-1] + [1, 2] * 30) == 24 + 40     # its low (1) came at 24
+    # near the end (under 100 wires) a wobble well above the low is waited out up to `stall`
+    assert _watch(CONVERGING[:19] + [12] + [34] * 17 + [0]) is None
+    assert _watch(CONVERGING[:10] + [120] + [160] * 12) == 11 + 12     # above it: stopped
 
 
 def test_ice40_flip_flops_from_the_last_statistics(tmp_path):
