@@ -110,7 +110,7 @@ class SoC(wiring.Component):
         # SoC's decode and write-order queues were a seventh of the UP5K.  The W-order queue
         # holds every write the engine may have issued ahead of its data, and the host's one
         assert MEMORY_BASE == 0
-        m.submodules.xbar = xbar = AXI4Arbiter(
+        m.submodules.arbiter = arbiter = AXI4Arbiter(
             managers=2, addr_width=esig.addr_width, data_width=esig.data_width,
             id_width=esig.id_width, user_width=esig.user_width,
             max_writes=2 if self._lite else self._max_writes + 1)
@@ -119,7 +119,7 @@ class SoC(wiring.Component):
             # block RAM answers at once: 16 bursts queued per direction keep it streaming, and
             # a queue that shallow sits in LUT RAM, whose output is a register, not a block
             # RAM's slow data pin.  The lite engine has one burst in flight.
-            id_width=xbar.sub_signature.id_width, user_width=esig.user_width,
+            id_width=arbiter.sub_signature.id_width, user_width=esig.user_width,
             max_bursts=2 if self._lite else 16,
             storage={"sim": "verilog", "bram": "amaranth", "spram": "ice40_spram"}[self._memory],
             decode=True)
@@ -149,23 +149,23 @@ class SoC(wiring.Component):
             # cycle anyway): the memory's write acceptance no longer runs through the engine
             m.submodules.engine_slice = es = AXI4RegisterSlice(esig, channels=("w",), half_rate=("w",))
             wiring.connect(m, engine.bus, es.s)
-            wiring.connect(m, es.m, xbar.mgr[0])
+            wiring.connect(m, es.m, arbiter.mgr[0])
         else:
-            wiring.connect(m, engine.bus, xbar.mgr[0])
-        sub = xbar.sub
+            wiring.connect(m, engine.bus, arbiter.mgr[0])
+        sub = arbiter.sub
         if self._slices:
             # the host's requests through registers: no combinational path runs from the
             # bridge's state through the decoder and the interconnect and back
             m.submodules.host_slice = hs = AXI4RegisterSlice(esig, channels=("aw", "w", "ar"),
                                                                 half_rate=("aw", "w", "ar"))
             wiring.connect(m, host.bus, hs.s)
-            wiring.connect(m, hs.m, xbar.mgr[1])
+            wiring.connect(m, hs.m, arbiter.mgr[1])
         else:
-            wiring.connect(m, host.bus, xbar.mgr[1])
+            wiring.connect(m, host.bus, arbiter.mgr[1])
         if self._slices and not self._lite:
             # and the memory port: none from the engine into the block RAMs either (the lite
             # engine's requests come from registers, one at a time)
-            m.submodules.mem_slice = ms = AXI4RegisterSlice(xbar.sub_signature)
+            m.submodules.mem_slice = ms = AXI4RegisterSlice(arbiter.sub_signature)
             wiring.connect(m, sub, ms.s)
             wiring.connect(m, ms.m, mem.bus)
         else:

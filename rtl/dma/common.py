@@ -7,8 +7,8 @@ from amaranth.lib.wiring import In, Out
 from ..axi.slice import half_skid, skid
 from ..bus import AXI4Signature
 
-__all__ = ["BlockFIFO", "Queue", "later_or_same", "issue_gate", "idle_manager", "manager_signature",
-           "SEQ_BITS", "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
+__all__ = ["BlockFIFO", "Queue", "later_or_same", "staged_error", "issue_gate", "idle_manager",
+           "manager_signature", "SEQ_BITS", "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
 CHANNEL_BITS = 4  #: width of a channel number (up to 16 channels)
@@ -84,6 +84,22 @@ class Queue(wiring.Component):
 def later_or_same(a, b):
     """``a`` is ``b`` or later in modular sequence-number order."""
     return (a - b)[SEQ_BITS - 1] == 0
+
+
+def staged_error(m, err, bad, code, addr, tag, beats):
+    """An error candidate (``bad`` this cycle, with its ``code``, ``addr`` and ``tag``) taken
+    into registers, and recorded in the sticky ``err`` in the next cycle if there is none yet or
+    ``beats(seq)`` (the candidate's sequence number takes precedence over the recorded one's):
+    the logic behind ``bad`` and the fields stays off the error's flip-flops.  Returns the
+    staged candidate's ``(valid, tag)``."""
+    s_bad = Signal(name="staged_bad")
+    s_code = Signal.like(err.code, reset_less=True, name="staged_code")
+    s_addr = Signal(len(addr), reset_less=True, name="staged_addr")
+    s_tag = Signal(Tag(), reset_less=True, name="staged_tag")
+    m.d.sync += [s_bad.eq(bad), s_code.eq(code), s_addr.eq(addr), s_tag.eq(tag)]
+    with m.If(s_bad & (~err.valid | beats(s_tag.seq))):
+        m.d.sync += [err.valid.eq(1), err.code.eq(s_code), err.addr.eq(s_addr), err.tag.eq(s_tag)]
+    return s_bad, s_tag
 
 
 def issue_gate(m, valid, ready, stop, name):

@@ -10,7 +10,7 @@ from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
 from .common import (SEQ_BITS, Queue, Tag, idle_manager, issue_gate, later_or_same, manager_signature,
-                     reserve_count)
+                     reserve_count, staged_error)
 
 __all__ = ["Reader", "ReadCommand", "ErrorInfo", "DoneCounts"]
 
@@ -167,20 +167,15 @@ class Reader(wiring.Component):
                          beat_addr.eq((cur_addr & ~(nb - 1)) + nb)]
         # the first error of the earliest failing descriptor wins; bytes of descriptors
         # before it still count (they may arrive after an SG-list error of a later
-        # descriptor was reported).  A failed beat is taken into registers (`r_bad`) and
+        # descriptor was reported).  A failed beat is staged in registers (`r_bad`) and
         # weighed against the error on record in the next cycle, so the response and the
         # info queue's output do not reach the error's ~70 flip-flops; meanwhile no beat of
         # its descriptor or a later one counts
         err = self.error
-        r_bad = Signal()
-        r_code = Signal.like(err.code, reset_less=True)
-        r_addr = Signal(len(cur_addr), reset_less=True)
-        r_tag = Signal(Tag(), reset_less=True)
-        m.d.sync += [r_bad.eq(beat & (bus.rresp != Resp.OKAY)),
-                     r_code.eq(Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR, ErrorCode.READ_SLVERR)),
-                     r_addr.eq(cur_addr), r_tag.eq(info.tag)]
-        with m.If(r_bad & (~err.valid | ~later_or_same(r_tag.seq, err.tag.seq))):
-            m.d.sync += [err.valid.eq(1), err.code.eq(r_code), err.addr.eq(r_addr), err.tag.eq(r_tag)]
+        r_bad, r_tag = staged_error(
+            m, err, beat & (bus.rresp != Resp.OKAY),
+            Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR, ErrorCode.READ_SLVERR), cur_addr,
+            info.tag, lambda seq: ~later_or_same(seq, err.tag.seq))
         with m.If(beat & (bus.rresp == Resp.OKAY) &
                   (~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)) &
                   (~r_bad | ~later_or_same(info.tag.seq, r_tag.seq))):

@@ -8,7 +8,7 @@ from ...sw.formats import ErrorCode
 from ..bus import Resp
 from .addrgen import GenCommand, shaped_bursts
 from .bytes import ByteQueue, Chunk
-from .common import SEQ_BITS, Queue, Tag, issue_gate, later_or_same, manager_signature
+from .common import SEQ_BITS, Queue, Tag, issue_gate, later_or_same, manager_signature, staged_error
 from .reader import DoneCounts, ErrorInfo
 
 __all__ = ["Writer", "WriteCommand", "StreamOp", "OpCommand"]
@@ -274,15 +274,9 @@ class Writer(wiring.Component):
         # a failed response is taken into registers and weighed against the error on record
         # in the next cycle (the response and the B queue's output do not reach the error's
         # flip-flops); `b_failed` is set at once
-        b_bad = Signal()
-        b_code = Signal.like(err.code, reset_less=True)
-        b_addr = Signal.like(be.addr, reset_less=True)
-        b_tag = Signal(Tag(), reset_less=True)
-        m.d.sync += [b_bad.eq(bus.bvalid & ~b_failed & ~ok),
-                     b_code.eq(Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR, ErrorCode.WRITE_SLVERR)),
-                     b_addr.eq(be.addr), b_tag.eq(be.tag)]
-        with m.If(b_bad & (~err.valid | later_or_same(err.tag.seq, b_tag.seq))):
-            m.d.sync += [err.valid.eq(1), err.code.eq(b_code), err.addr.eq(b_addr), err.tag.eq(b_tag)]
+        staged_error(m, err, bus.bvalid & ~b_failed & ~ok,
+                     Mux(bus.bresp == Resp.DECERR, ErrorCode.WRITE_DECERR, ErrorCode.WRITE_SLVERR),
+                     be.addr, be.tag, lambda seq: later_or_same(err.tag.seq, seq))
         with m.If(bus.bvalid & ~b_failed):
             with m.If(ok):
                 m.d.sync += self.acked.eq(Mux(be.last, 0, self.acked + be.bytes))
