@@ -1,7 +1,7 @@
 """Small pieces shared by the DMA blocks."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..axi.slice import half_skid, skid
@@ -36,7 +36,8 @@ class BlockFIFO(fifo.SyncFIFOBuffered):
 class Queue(wiring.Component):
     """A stream FIFO of any shape.  ``buffered=True`` registers the output (block RAM
     friendly, two cycles from input to output); otherwise the output follows the input in
-    the next cycle.  ``block=True``: the storage is block RAM whatever its size (a wide,
+    the next cycle, ``i.ready`` and ``o.valid`` are flip-flops and neither handshake reaches
+    the storage's write enables (an issue path that pushes into a queue stops at its pointer).  ``block=True``: the storage is block RAM whatever its size (a wide,
     shallow queue costs block RAMs instead of LUTs), its output registered once more (three
     cycles from input to output; ``level`` does not count the output register's two words).
     ``half_rate=True`` (with ``block``): that output register is a :func:`half_skid` (one
@@ -61,7 +62,10 @@ class Queue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = self._shape if isinstance(self._shape, int) else data.Layout.cast(self._shape).size
-        cls = BlockFIFO if self._block else fifo.SyncFIFOBuffered if self._buffered else fifo.SyncFIFO
+        if not self._buffered:
+            self._flags_queue(m, width)
+            return m
+        cls = BlockFIFO if self._block else fifo.SyncFIFOBuffered
         m.submodules.fifo = q = cls(width=width, depth=self._depth)
         m.d.comb += [
             q.w_data.eq(self.i.payload),
@@ -79,6 +83,41 @@ class Queue(wiring.Component):
         else:
             m.d.comb += [self.o.payload.eq(q.r_data), self.o.valid.eq(q.r_rdy), q.r_en.eq(self.o.ready)]
         return m
+
+    def _flags_queue(self, m, width):
+        """The unbuffered queue: ``i.ready`` and ``o.valid`` are flip-flops, and the free slot
+        at the write pointer takes the input in every cycle the queue is not full, so a push
+        only moves the pointer -- neither handshake reaches the storage's write enables, and
+        the pointers and the level step by selecting sums formed from registers."""
+        depth = self._depth
+        storage = m.submodules.storage = memory.Memory(shape=width, depth=depth, init=[])
+        wp = storage.write_port()
+        rp = storage.read_port(domain="comb")
+        w_ptr = Signal(range(depth))
+        r_ptr = Signal(range(depth))
+        level = Signal(range(depth + 1))
+        full = Signal()
+        filled = Signal()                 # not empty
+        push = Signal()
+        pop = Signal()
+        m.d.comb += [
+            wp.addr.eq(w_ptr), wp.data.eq(self.i.payload), wp.en.eq(~full),
+            rp.addr.eq(r_ptr), self.o.payload.eq(rp.data),
+            self.i.ready.eq(~full), self.o.valid.eq(filled), self.level.eq(level),
+            push.eq(self.i.valid & ~full), pop.eq(self.o.ready & filled),
+        ]
+
+        def step(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)[:len(ptr)]
+
+        with m.If(push):
+            m.d.sync += w_ptr.eq(step(w_ptr))
+        with m.If(pop):
+            m.d.sync += r_ptr.eq(step(r_ptr))
+        with m.If(push & ~pop):
+            m.d.sync += [level.eq(level + 1), full.eq(level == depth - 1), filled.eq(1)]
+        with m.Elif(pop & ~push):
+            m.d.sync += [level.eq(level - 1), full.eq(0), filled.eq(level != 1)]
 
 
 def later_or_same(a, b):
