@@ -100,13 +100,16 @@ def _sources_digest():
 
 
 _ZERO_INIT = re.compile(r"^[ \t]+[^\s=]+ ?\[\d+\] = \d+'[hbd]0+;\n", re.M)
+_INIT_BLOCK = re.compile(r"^([ \t]+initial begin\n)(.*?^)([ \t]+end\n)", re.M | re.S)
 
 
 def _strip_zero_memory_init(text):
     """Drop Amaranth's element-by-element zero initialisation of memories: Verilator's
     ``--x-initial 0`` zeroes them anyway, and a 4 MiB memory would otherwise be half a million
-    lines of C++ to compile."""
-    return _ZERO_INIT.sub("", text)
+    lines of C++ to compile.  Only inside ``initial`` blocks: the same line in an ``always @*``
+    block is a bit's default value (dropping it there made a latch of the bit)."""
+    return _INIT_BLOCK.sub(lambda mo: mo.group(1) + _ZERO_INIT.sub("", mo.group(2)) + mo.group(3),
+                           text)
 
 
 @dataclass(frozen=True)
