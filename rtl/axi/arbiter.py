@@ -1,12 +1,11 @@
 """AXI4 arbiter: N managers to one subordinate, each direction among the managers that use it."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus import AXI4Signature, channel_payload
 from .common import round_robin
-from .interconnect import _and_or
 
 __all__ = ["AXI4Arbiter"]
 
@@ -85,14 +84,15 @@ class AXI4Arbiter(wiring.Component):
             reqs = Signal(n, name=f"{a}_reqs")
             m.d.comb += reqs.eq(Cat(getattr(mgr, f"{a}valid") for mgr in mgrs))
             if n == 1:
-                grant = Const(1, 1)
+                grant, index = Const(1, 1), Const(0, 1)
             else:
-                # the grant is a register (`round_robin`): the payload multiplexer is selected
-                # by flip-flops.  A combinational grant gets folded into every payload bit by
-                # the LUT mapper (~8 LUTs per bit); this one costs a cycle when the grant has to
-                # move to a requester, none between the bursts of busy ones
+                # the grant is a register (`round_robin`), and its number beside it: the
+                # payload multiplexer is selected by flip-flops.  A combinational grant gets
+                # folded into every payload bit by the LUT mapper (~8 LUTs per bit); this one
+                # costs a cycle when the grant has to move to a requester, none between the
+                # bursts of busy ones
                 hold = Signal(name=f"{a}_hold")
-                grant = round_robin(m, reqs, hold, a)
+                grant, index = round_robin(m, reqs, hold, a, index=True)
                 m.d.comb += hold.eq(valid & ~ready)
             room = Signal(name=f"{a}_room", init=1)
             if a == "aw" and n > 1:
@@ -100,14 +100,12 @@ class AXI4Arbiter(wiring.Component):
             m.d.comb += valid.eq((grant & reqs).any() & room)
             for k, mgr in enumerate(mgrs):
                 m.d.comb += getattr(mgr, f"{a}ready").eq(grant[k] & room & ready)
-            # the payload: an AND-OR of the managers' fields under the one-hot grant
+            # the payload: the granted manager's fields, a multiplexer tree on the grant's number
             for name in channel_payload(sub, a):
-                width = len(getattr(sub, name))
                 src = [getattr(mgr, name) for mgr in mgrs]
                 if name == f"{a}id":
                     src = [Cat(s, Const(k, ib)) for k, s in enumerate(src)]
-                m.d.comb += getattr(sub, name).eq(
-                    src[0] if n == 1 else _and_or([(grant[k], s) for k, s in enumerate(src)], width))
+                m.d.comb += getattr(sub, name).eq(src[0] if n == 1 else Array(src)[index])
             # responses: to the manager named by the added ID bits
             rid = getattr(sub, f"{resp}id")
             to = [(rid[idw:] == k) if n > 1 else Const(1) for k in range(n)]
@@ -133,8 +131,7 @@ class AXI4Arbiter(wiring.Component):
                                                       for k, w in enumerate(writers)).any()),
                          wq.r_en.eq(sub.wvalid & sub.wready & sub.wlast)]
             for name in channel_payload(sub, "w"):
-                m.d.comb += getattr(sub, name).eq(_and_or(
-                    [(head == k, getattr(w, name)) for k, w in enumerate(writers)], len(getattr(sub, name))))
+                m.d.comb += getattr(sub, name).eq(Array(getattr(w, name) for w in writers)[head])
             for k, w in enumerate(writers):
                 m.d.comb += w.wready.eq(wq.r_rdy & (head == k) & sub.wready)
         # a direction a manager is not listed for: never accepted, never answered

@@ -35,15 +35,23 @@ def next_beat_address(m, addr, size, length, burst, width=12):
     return nxt
 
 
-def round_robin(m, offers, hold, name):
+def round_robin(m, offers, hold, name, *, index=False):
     """A one-hot round-robin grant over ``offers``, as a register (never empty): unless
     ``hold``, it moves to the lowest offering requester above the granted one, else to the
     lowest offering one; with no offer it stays.  A multiplexer selected by it is selected
-    by flip-flops, and a lone requester keeps it (no cycle lost between its requests)."""
+    by flip-flops, and a lone requester keeps it (no cycle lost between its requests).
+    With ``index`` also returns the grant's number, a register beside it: a wide
+    multiplexer indexed by it is a tree of LUT multiplexers, about half the LUTs of a
+    one-hot AND-OR."""
     n = len(offers)
     grant = Signal(n, init=1, name=f"{name}_grant")
     above = Signal(n, name=f"{name}_above")
-    m.d.comb += above.eq(offers & Cat(grant[:k].any() for k in range(n)))
+    nxt = Signal(n, name=f"{name}_next")
+    m.d.comb += [above.eq(offers & Cat(grant[:k].any() for k in range(n))),
+                 nxt.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))]
+    number = Signal(range(max(n, 2)), name=f"{name}_index")
     with m.If(offers.any() & ~hold):
-        m.d.sync += grant.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))
-    return grant
+        m.d.sync += grant.eq(nxt)
+        m.d.sync += number.eq(Cat(Cat(nxt[k] for k in range(n) if k >> b & 1).any()
+                                  for b in range(len(number))))
+    return (grant, number) if index else grant

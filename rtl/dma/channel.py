@@ -24,6 +24,7 @@ from .writer import Done
 __all__ = ["Channel", "descriptor_faults", "descriptor_rules", "doorbell_stamp", "interrupts"]
 
 COMPLETION_OFFSET = Descriptor.byte_offset("completion")
+CB_DEPTH = 8    # completion records written and awaiting their responses, at most
 
 
 def descriptor_faults(d, addr_width):
@@ -211,7 +212,7 @@ class Channel(wiring.Component):
 
         ring = RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
                              user_width=self._uw, buffer_records=self._ring_buffer,
-                             burst_records=self._ring_burst)
+                             burst_records=self._ring_burst, count_width=17)
         m.submodules.ring = ResetInserter(fe_reset)(ring)
         m.submodules.xbar = xbar = self._xbar
         comp_bus = xbar.mgr[1]
@@ -239,7 +240,9 @@ class Channel(wiring.Component):
         # A drain may act on it only once its mode has held for two cycles: by then every
         # issue gate has seen `stop`/`halt`/`closing`, and anything issued before is visible
         # here (and in the mover's `idle`).
-        port_idle = quiet_port(m, self.bus, xbar.mgr) & self.scan_quiet
+        # (reads: a burst per ring-buffer record at most; writes: the record queue `cb_q`)
+        port_idle = quiet_port(m, self.bus, xbar.mgr, most=max(self._ring_buffer, CB_DEPTH)) & \
+            self.scan_quiet
         last_mode = Signal(_Mode)
         last_closing = Signal()
         settled = Signal()
@@ -377,7 +380,10 @@ class Channel(wiring.Component):
                 m.d.sync += dead.eq(1)
 
         # -- completion records, in ring order, after their data is acknowledged ---------------
-        comp_layout = data.StructLayout({"record": layout(Completion), "irq": 1, "error": 1})
+        # an entry is what varies between records: the byte count and whether it is the
+        # ERROR record (whose code and address are the channel's error registers, latched
+        # when the entry is made and unchanged until the channel restarts)
+        comp_layout = data.StructLayout({"bytes": 32, "irq": 1, "error": 1})
         # the completion writer's queue survives a mover reset (it carries the failed
         # descriptor's record); a soft reset empties it
         comp_q = Queue(comp_layout, 2)
@@ -393,20 +399,18 @@ class Channel(wiring.Component):
         with m.Else():
             d = self.done.payload
             m.d.comb += [comp_q.i.valid.eq(self.done.valid), self.done.ready.eq(comp_q.i.ready),
-                         comp_q.i.payload.record.status.eq(Status.DONE),
-                         comp_q.i.payload.record.bytes.eq(d.bytes),
-                         comp_q.i.payload.irq.eq(d.irq)]
+                         comp_q.i.payload.bytes.eq(d.bytes), comp_q.i.payload.irq.eq(d.irq)]
         comp_ptr = Signal(16)
         # the mover's progress: the first descriptor it has not finished (where a rewind
         # fetches again from)
         wdone_ptr = Signal(16)
         with m.If(self.done.valid & self.done.ready):
             m.d.sync += [wdone.eq(wdone + 1), wdone_ptr.eq((wdone_ptr + 1) & mask)]
-        cb_q = Queue(data.StructLayout({"irq": 1, "error": 1, "addr": aw}), 8)
+        cb_q = Queue(data.StructLayout({"irq": 1, "error": 1, "addr": aw}), CB_DEPTH)
         m.submodules.cb_q = cb_q
         w_busy = Signal()
         w_beat = Signal(range(16 // nb + 1))
-        w_rec = Signal(128, reset_less=True)     # live while `w_busy`
+        w_rec = Signal(layout(Completion), reset_less=True)     # live while `w_busy`
         rec_addr = Signal(aw)
         m.d.comb += rec_addr.eq(ring_base + (comp_ptr << 6) + COMPLETION_OFFSET)
         cvalid = issue_gate(m, comp_q.o.valid & ~w_busy & cb_q.i.ready, comp_bus.awready,
@@ -419,14 +423,18 @@ class Channel(wiring.Component):
             comp_q.o.ready.eq(c_aw),
             cb_q.i.valid.eq(c_aw), cb_q.i.payload.irq.eq(comp_q.o.payload.irq),
             cb_q.i.payload.error.eq(comp_q.o.payload.error), cb_q.i.payload.addr.eq(rec_addr),
-            comp_bus.wvalid.eq(w_busy), comp_bus.wdata.eq(w_rec.word_select(w_beat, dw)),
+            comp_bus.wvalid.eq(w_busy), comp_bus.wdata.eq(w_rec.as_value().word_select(w_beat, dw)),
             comp_bus.wstrb.eq(-1), comp_bus.wlast.eq(w_beat == 16 // nb - 1),
         ]
         if self._uw:
             m.d.comb += [comp_bus.awuser.eq(user), comp_bus.aruser.eq(user)]
         with m.If(c_aw):
-            m.d.sync += [w_busy.eq(1), w_beat.eq(0), w_rec.eq(comp_q.o.payload.record),
-                         comp_ptr.eq((comp_ptr + 1) & mask)]
+            entry = comp_q.o.payload
+            m.d.sync += [w_busy.eq(1), w_beat.eq(0), comp_ptr.eq((comp_ptr + 1) & mask),
+                         w_rec.eq(0), w_rec.bytes.eq(entry.bytes),
+                         w_rec.status.eq(Mux(entry.error, Status.ERROR, Status.DONE))]
+            with m.If(entry.error):
+                m.d.sync += [w_rec.code.eq(regs.err_code.code), w_rec.addr.eq(regs.err_addr.addr)]
         with m.If(comp_bus.wvalid & comp_bus.wready):
             m.d.sync += w_beat.eq(w_beat + 1)
             with m.If(comp_bus.wlast):
@@ -503,13 +511,8 @@ class Channel(wiring.Component):
                     m.d.sync += mode.eq(_Mode.DRAIN_ERR)
                 with m.Elif((mode == _Mode.DRAIN_ERR) & self.mover_reset):
                     latch(err.code, err.addr)
-                    m.d.sync += [ctrl_push.eq(1),
-                                 ctrl_rec.record.status.eq(Status.ERROR),
-                                 ctrl_rec.record.code.eq(err.code),
-                                 ctrl_rec.record.bytes.eq(self.acked),
-                                 ctrl_rec.record.addr.eq(err.addr),
-                                 ctrl_rec.irq.eq(0),
-                                 ctrl_rec.error.eq(1)]
+                    m.d.sync += [ctrl_push.eq(1), ctrl_rec.bytes.eq(self.acked),
+                                 ctrl_rec.irq.eq(0), ctrl_rec.error.eq(1)]
                     m.d.sync += [mode.eq(_Mode.RECORD), seq.eq(0), done_count.eq(0), wdone.eq(0)]
             with m.Case(_Mode.RECORD):
                 with m.If(comp_fail):    # the registers keep the original error

@@ -37,9 +37,10 @@ class Queue(wiring.Component):
     """A stream FIFO of any shape.  ``buffered=True`` registers the output (block RAM
     friendly, two cycles from input to output); otherwise the output follows the input in
     the next cycle, ``i.ready`` and ``o.valid`` are flip-flops and neither handshake reaches
-    the storage's write enables (an issue path that pushes into a queue stops at its pointer).  ``block=True``: the storage is block RAM whatever its size (a wide,
-    shallow queue costs block RAMs instead of LUTs), its output registered once more (three
-    cycles from input to output; ``level`` does not count the output register's two words).
+    the storage's write enables (an issue path that pushes into a queue stops at its
+    pointer).  ``block=True``: the storage is block RAM whatever its size (a wide, shallow
+    queue costs block RAMs instead of LUTs), its output registered once more (three cycles
+    from input to output; ``level`` does not count the output register's two words).
     ``half_rate=True`` (with ``block``): that output register is a :func:`half_skid` (one
     word, a word every other cycle, no word-wide multiplexer) -- for a queue of commands.
 
@@ -151,13 +152,15 @@ def issue_gate(m, valid, ready, stop, name):
     return out
 
 
-def quiet_port(m, port, managers):
+def quiet_port(m, port, managers, most=1023):
     """Nothing outstanding on ``port`` (reads, writes, write data owed) and no request offered
     to the arbiter behind it by any of ``managers`` (it stores nothing: whatever the port
-    offers, some manager offers).  Returns the condition, registered (a cycle late)."""
-    reads = Signal(range(1024))
-    writes = Signal(range(1024))
-    w_owed = Signal(range(1024))
+    offers, some manager offers).  ``most``: the most reads, and the most writes, the port's
+    managers can have outstanding (their queues bound it; sizes the counters).  Returns the
+    condition, registered (a cycle late)."""
+    reads = Signal(range(most + 1))
+    writes = Signal(range(most + 1))
+    w_owed = Signal(range(most + 1))
     ar_hs, aw_hs = port.arvalid & port.arready, port.awvalid & port.awready
     r_end, b_hs = port.rvalid & port.rready & port.rlast, port.bvalid & port.bready
     w_end = port.wvalid & port.wready & port.wlast

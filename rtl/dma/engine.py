@@ -1,14 +1,13 @@
 """The DMA engine: channels sharing one data mover and one AXI4 manager port, and their
 register bank."""
 
-from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.registers import ID_MAGIC, VERSION_MAJOR, VERSION_MINOR, register_map
 from ..axi.arbiter import AXI4Arbiter
 from ..axi.common import round_robin
-from ..axi.interconnect import _and_or
 from ..axi.slice import AXI4RegisterSlice
 from ..bus import AXI4LiteSignature
 from ..regbank import RegisterBank
@@ -172,17 +171,16 @@ class Engine(wiring.Component):
         # empty, chosen a cycle ahead: the lowest offering channel above the granted one, else
         # the lowest offering one.  It stays while its channel waits for the mover, and with no
         # offer at all: so a lone channel keeps it (no cycle lost between its commands, nor
-        # before its first), and the ~560-bit command mux is selected by flip-flops
+        # before its first), and the ~430-bit command mux is selected by flip-flops (the grant's
+        # number: a tree of LUT multiplexers)
         offers = Signal(n)
         m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
         waiting = Signal()
-        grant = round_robin(m, offers, waiting, "cmd")
+        grant, index = round_robin(m, offers, waiting, "cmd", index=True)
         m.d.comb += waiting.eq((grant & offers).any() & ~mover.cmd.ready)
-        width = len(mover.cmd.payload.as_value())
         m.d.comb += [
             mover.cmd.valid.eq((grant & offers).any()),
-            mover.cmd.payload.eq(_and_or([(grant[k], ch.cmd.payload.as_value())
-                                          for k, ch in enumerate(chans)], width)),
+            mover.cmd.payload.eq(Array(ch.cmd.payload.as_value() for ch in chans)[index]),
         ]
         for k, ch in enumerate(chans):
             m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)

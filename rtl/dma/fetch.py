@@ -26,6 +26,8 @@ class RecordFetcher(wiring.Component):
         Records buffered (bounds the read-ahead).
     burst_records : int
         Records per burst at most.
+    count_width : int
+        Width of a command's ``count`` (a ring's fetch needs 17 bits, an SG list 32).
 
     Members
     -------
@@ -40,9 +42,11 @@ class RecordFetcher(wiring.Component):
     """
 
     def __init__(self, *, record_bytes, addr_width=32, data_width=64, user_width=0,
-                 buffer_records=4, burst_records=4):
+                 buffer_records=4, burst_records=4, count_width=32):
         if record_bytes not in (16, 32, 64):
             raise ValueError(f"record_bytes must be 16, 32 or 64, not {record_bytes!r}")
+        if not isinstance(count_width, int) or not 1 <= count_width <= 32:
+            raise ValueError(f"count_width must be an integer in 1..32, not {count_width!r}")
         self._rb, self._aw, self._dw = record_bytes, addr_width, data_width
         self._bpr = max(1, record_bytes * 8 // data_width)
         if record_bytes * 8 < data_width:
@@ -52,7 +56,7 @@ class RecordFetcher(wiring.Component):
         self.record_layout = data.StructLayout({
             "data": record_bytes * 8, "error": 1, "resp": 2, "addr": addr_width})
         super().__init__({
-            "cmd": In(stream.Signature(data.StructLayout({"addr": addr_width, "count": 32}))),
+            "cmd": In(stream.Signature(data.StructLayout({"addr": addr_width, "count": count_width}))),
             "o": Out(stream.Signature(self.record_layout)),
             "bus": Out(manager_signature(addr_width, data_width, user_width)),
             "stop": In(1),
@@ -71,7 +75,7 @@ class RecordFetcher(wiring.Component):
         # (data registers are reset-less: `busy`, `full` and the counters say what is live)
         busy = Signal()
         addr = Signal(self._aw, reset_less=True)
-        left = Signal(32, reset_less=True)
+        left = Signal.like(self.cmd.payload.count, reset_less=True)
         used = Signal(range(beats_total + 1))           # beats reserved in the buffer
         m.d.comb += self.cmd.ready.eq(~busy)
         # (addr and left follow the offer while idle: only `busy` waits for the handshake)

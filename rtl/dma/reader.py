@@ -187,7 +187,10 @@ class Reader(wiring.Component):
 
         # -- pack ------------------------------------------------------------------------------
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)
-        m.d.comb += pop.eq(buf.o.valid & buf.o.ready)
+        # a word leaving the buffer frees its reservation a cycle later (a register): the
+        # room test and the reservation count select on flip-flops only, never on the
+        # byte packer's handshake behind the buffer
+        m.d.sync += pop.eq(buf.o.valid & buf.o.ready)
         words = buf.o
         if self._buffer_slice:
             m.submodules.buf_slice = words = StreamRegisterSlice(beat_layout)

@@ -1,13 +1,12 @@
 """The SG-list scanner the channels share: a descriptor's SG lists are read and summed before
 any of its bytes move."""
 
-from amaranth.hdl import Cat, Const, Module, ResetInserter, Signal
+from amaranth.hdl import Array, Cat, Const, Module, ResetInserter, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.formats import SgEntry
 from ..axi.common import round_robin
-from ..axi.interconnect import _and_or
 from ..formats import layout
 from .common import manager_signature, quiet_port
 from .fetch import RecordFetcher
@@ -93,13 +92,12 @@ class ListScanner(wiring.Component):
         # checked (the fetcher issues nothing in its first cycle)
         offers = Signal(n)
         m.d.comb += offers.eq(Cat(r.valid for r in self.req))
-        m.d.comb += owner.eq(round_robin(m, offers, busy | (owner & offers).any(), "list"))
+        grant, number = round_robin(m, offers, busy | (owner & offers).any(), "list", index=True)
+        m.d.comb += owner.eq(grant)
         take = Signal()
         m.d.comb += take.eq(~busy & ~drop & (owner & offers).any() & fetch.cmd.ready)
         m.d.sync += drop.eq((owner & (busy | take).replicate(n) & self.abort).any())
-        width = len(self.req[0].payload.as_value())
-        chosen = data.View(ScanRequest(aw), _and_or([(owner[k], r.payload.as_value())
-                                                     for k, r in enumerate(self.req)], width))
+        chosen = data.View(ScanRequest(aw), Array(r.payload.as_value() for r in self.req)[number])
         m.d.comb += [fetch.cmd.valid.eq(take), fetch.cmd.payload.addr.eq(chosen.addr),
                      fetch.cmd.payload.count.eq(chosen.count)]
         for k, r in enumerate(self.req):
@@ -121,12 +119,17 @@ class ListScanner(wiring.Component):
 
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
         too_wide = (entry.addr >> aw) != 0 if aw < 64 else Const(0)
-        m.d.comb += fetch.o.ready.eq(busy & (left != 0))
+        # entries left to take: `more` is `left != 0` kept in a register (the list's entry
+        # handshake, and the verdict logic behind it, start from flip-flops)
+        more = Signal()
+        m.d.comb += fetch.o.ready.eq(busy & more)
+        with m.If(~busy):
+            m.d.sync += more.eq(chosen.count != 0)
         with m.If(fetch.o.valid & fetch.o.ready):
-            m.d.sync += [left.eq(left - 1), acc.eq(acc + entry.len)]
+            m.d.sync += [left.eq(left - 1), acc.eq(acc + entry.len), more.eq(left != 1)]
             with m.If((fetch.o.payload.error | (entry.len == 0) | (entry.flags != 0) | too_wide) & ~bad):
                 m.d.sync += [bad.eq(1), err.eq(fetch.o.payload.error), addr.eq(fetch.o.payload.addr)]
-        end = busy & (left == 0)
+        end = busy & ~more
         with m.If(end):
             m.d.sync += busy.eq(0)
         for k, r in enumerate(self.res):
@@ -135,6 +138,6 @@ class ListScanner(wiring.Component):
         with m.If(drop):
             m.d.sync += busy.eq(0)
 
-        port_quiet = quiet_port(m, self.bus, [self.bus])
+        port_quiet = quiet_port(m, self.bus, [self.bus], most=self._buf)   # a burst per record
         m.d.comb += self.quiet.eq(~mine | port_quiet.replicate(n))
         return m

@@ -185,7 +185,10 @@ class Writer(wiring.Component):
         base = Signal(32)
         m.d.comb += base.eq(self.arrived - committed)
         covers = Signal()
-        avail = fill | (self.xfers != wxfers) | covers
+        # (and whether a whole transfer has arrived that no burst has finished yet: also a
+        # register, for the count after this cycle's issue; `xfers` only grows)
+        whole = Signal()
+        avail = fill | whole | covers
         w_layout = data.StructLayout({"offset": lane_bits or 1, "bytes": 13, "len": 8, "xlast": 1})
         b_layout = data.StructLayout({"addr": aw, "bytes": 13, "last": 1, "tag": Tag(), "irq": 1})
         m.submodules.w_q = w_q = Queue(w_layout, self._max_writes)
@@ -221,6 +224,8 @@ class Writer(wiring.Component):
         nxt = split.o_next
         m.d.sync += covers.eq(Mux(aw_hs, Mux(fill, base, base - burst.bytes) >= nxt.bytes + nb,
                                   base >= Mux(split.o.valid, burst.bytes, nxt.bytes) + nb))
+        m.d.sync += whole.eq(Mux(aw_hs & ~fill & burst.last, self.xfers != (wxfers + 1)[:SEQ_BITS],
+                                 self.xfers != wxfers))
         with m.If(aw_hs & ~fill):
             m.d.sync += committed.eq(committed + burst.bytes)
             with m.If(burst.last):

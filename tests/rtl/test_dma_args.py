@@ -49,6 +49,8 @@ def test_part_arguments():
         Channel(device_id=300, user_width=8)
     with pytest.raises(ValueError, match="record_bytes"):
         RecordFetcher(record_bytes=24)
+    with pytest.raises(ValueError, match="count_width"):
+        RecordFetcher(record_bytes=64, count_width=0)
     with pytest.raises(ValueError, match="data_width"):
         ByteQueue(data_width=48, pack=True)
     with pytest.raises(ValueError, match="channels"):
