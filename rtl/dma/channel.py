@@ -212,7 +212,8 @@ class Channel(wiring.Component):
 
         ring = RecordFetcher(record_bytes=DESCRIPTOR_SIZE, addr_width=aw, data_width=dw,
                              user_width=self._uw, buffer_records=self._ring_buffer,
-                             burst_records=self._ring_burst, count_width=17)
+                             burst_records=self._ring_burst,
+                             count_width=17)      # a fetch is a whole ring (2**16 records) at most
         m.submodules.ring = ResetInserter(fe_reset)(ring)
         m.submodules.xbar = xbar = self._xbar
         comp_bus = xbar.mgr[1]
