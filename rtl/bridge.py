@@ -13,14 +13,14 @@ a retransmitted WRITE the bridge already ran is answered from a small response c
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..sw.protocol import (CRC_RESIDUE, DUPLICATE, MAGIC, MAX_WORDS, PROTOCOL_VERSION, STATUS_WORDS,
                            SYNC_REQUEST, SYNC_RESPONSE, BridgeStatus, Kind, Nak, Op)
 from .bus import AXI4LiteSignature, Resp
-from .dma.common import BlockFIFO
+from .fifo import BlockFIFO, BufferedFIFO
 from .formats import layout
 
 __all__ = ["Bridge", "crc32_step"]
@@ -87,7 +87,7 @@ class Bridge(wiring.Component):
         if not isinstance(addr_width, int) or not 8 <= addr_width <= 32:
             raise ValueError(f"addr_width must be an integer in 8..32, not {addr_width!r}")
         self._irq_lines, self._timeout, self._depth, self._aw = irq_lines, timeout, payload_words, addr_width
-        self._fifo = BlockFIFO if block_ram_queues else fifo.SyncFIFOBuffered
+        self._fifo = BlockFIFO if block_ram_queues else BufferedFIFO
         super().__init__({
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
@@ -219,7 +219,7 @@ class Bridge(wiring.Component):
 
         # ---- framer: responses and IRQ frames, CRC-32 appended ----
         m.submodules.words = words = self._fifo(width=32, depth=4)
-        m.submodules.tx_q = tx_q = fifo.SyncFIFOBuffered(width=8, depth=16)
+        m.submodules.tx_q = tx_q = BufferedFIFO(width=8, depth=16)
         f_kind, f_seq, f_n1 = Signal(8), Signal(8), Signal(8)
         f_words = Signal(range(MAX_WORDS + 1))        # data words still to send
         f_resp, f_info = Signal(8), Signal(8)

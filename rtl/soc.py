@@ -9,7 +9,7 @@ asks for the UART (``uart_divisor``).  Addresses are in :mod:`sgdma.sw.memmap`.
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..sw.memmap import HOST_DEVICE_ID, MEMORY_BASE, REGISTERS_BASE, REGISTERS_SIZE
@@ -20,6 +20,7 @@ from .axi.slice import AXI4RegisterSlice, StreamRegisterSlice
 from .bridge import Bridge
 from .dma.engine import Engine
 from .dma.lite import LiteEngine
+from .fifo import BufferedFIFO
 from .uart import UartRx, UartTx
 
 __all__ = ["SoC"]
@@ -180,7 +181,7 @@ class SoC(wiring.Component):
             m.submodules.uart_rx = urx = UartRx(divisor=self._uart)
             m.submodules.uart_tx = utx = UartTx(divisor=self._uart)
             # a UART cannot be told to wait: a FIFO absorbs bytes while the bridge is busy
-            m.submodules.rx_fifo = rxf = fifo.SyncFIFOBuffered(width=8, depth=64)
+            m.submodules.rx_fifo = rxf = BufferedFIFO(width=8, depth=64)
             # and a register between it and the bridge (a byte every few dozen cycles at most):
             # the FIFO's and the bridge's decisions stay apart
             m.submodules.rx_slice = rxs = StreamRegisterSlice(8, half_rate=True)

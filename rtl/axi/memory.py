@@ -7,6 +7,7 @@ from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In
 
 from ..bus import AXI4Signature, Resp
+from ..fifo import BufferedFIFO
 from .common import next_beat_address
 
 __all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY"]
@@ -244,7 +245,7 @@ class AXI4Memory(wiring.Component):
         })
 
         # ---------------- read path ----------------
-        m.submodules.ar_q = ar_q = fifo.SyncFIFOBuffered(width=cmd.size, depth=self._max_bursts)
+        m.submodules.ar_q = ar_q = BufferedFIFO(width=cmd.size, depth=self._max_bursts)
         m.d.comb += [
             bus.arready.eq(ar_q.w_rdy),
             ar_q.w_en.eq(bus.arvalid),
@@ -337,7 +338,7 @@ class AXI4Memory(wiring.Component):
             m.d.comb += bus.rdata.eq(Mux(r_zero, 0, rport.data))
 
         # ---------------- write path ----------------
-        m.submodules.aw_q = aw_q = fifo.SyncFIFOBuffered(width=cmd.size, depth=self._max_bursts)
+        m.submodules.aw_q = aw_q = BufferedFIFO(width=cmd.size, depth=self._max_bursts)
         m.d.comb += [
             bus.awready.eq(aw_q.w_rdy),
             aw_q.w_en.eq(bus.awvalid),
@@ -345,7 +346,7 @@ class AXI4Memory(wiring.Component):
         ]
         aw = data.View(cmd, aw_q.r_data)
         b_entry = data.StructLayout({"id": sig.id_width, "resp": 2, "time": 16})
-        m.submodules.b_q = b_q = fifo.SyncFIFOBuffered(width=b_entry.size, depth=self._max_bursts)
+        m.submodules.b_q = b_q = BufferedFIFO(width=b_entry.size, depth=self._max_bursts)
 
         w_beat = Signal(8)
         w_addr = Signal(self._addr_width)

@@ -1,13 +1,14 @@
 """Small pieces shared by the DMA blocks."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..axi.slice import half_skid, skid
 from ..bus import AXI4Signature
+from ..fifo import BlockFIFO, BufferedFIFO
 
-__all__ = ["BlockFIFO", "Queue", "later_or_same", "staged_error", "issue_gate", "idle_manager",
+__all__ = ["Queue", "later_or_same", "staged_error", "issue_gate", "idle_manager",
            "manager_signature", "SEQ_BITS", "CHANNEL_BITS", "Tag", "quiet_port", "reserve_count"]
 
 SEQ_BITS = 16  #: width of descriptor sequence numbers (modular)
@@ -20,17 +21,6 @@ def Tag():
     which is the order it moves them in); ``ch``, the channel (its device ID on the bus); and
     ``lseq``, the descriptor's sequence number within its channel."""
     return data.StructLayout({"seq": SEQ_BITS, "ch": CHANNEL_BITS, "lseq": SEQ_BITS})
-
-
-class BlockFIFO(fifo.SyncFIFOBuffered):
-    """A buffered FIFO whose storage Yosys must put in block RAM (``ram_style``), however
-    shallow: for wide queues that would otherwise take hundreds of LUT RAM cells."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        if self.depth > 1:
-            m.submodules.storage.attrs["ram_style"] = "block"
-        return m
 
 
 class Queue(wiring.Component):
@@ -66,7 +56,7 @@ class Queue(wiring.Component):
         if not self._buffered:
             self._flags_queue(m, width)
             return m
-        cls = BlockFIFO if self._block else fifo.SyncFIFOBuffered
+        cls = BlockFIFO if self._block else BufferedFIFO
         m.submodules.fifo = q = cls(width=width, depth=self._depth)
         m.d.comb += [
             q.w_data.eq(self.i.payload),

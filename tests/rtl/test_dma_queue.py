@@ -60,3 +60,22 @@ def test_queue_model(depth, buffered):
     sim.run()
     # the bench exercised what it claims: words moved, the queue ran full
     assert stats["push"] > 500 and stats["pop"] > 500 and stats["full"] > 50, stats
+
+
+@pytest.mark.parametrize("block", [False, True])
+def test_block_ram_queue_has_no_bypass(block):
+    """A block-RAM queue synthesizes (Yosys, ECP5) to its block RAMs, its pointers and -- for a
+    block queue -- its output register: no read-during-write bypass (a word-wide register and
+    multiplexer Yosys adds to a memory with a synchronous read port unless told the FIFO never
+    reads the word it writes; see ``sgdma.rtl.fifo``)."""
+    from sgdma.sim.synth import estimate_ecp5
+    width = 300
+    if block:
+        dut, out_reg = Queue(width, 32, block=True, half_rate=True), width
+    else:
+        dut, out_reg = Queue(width, 512, buffered=True), 0
+    est = estimate_ecp5(dut, f"queue_bypass_{width}_{int(block)}_half")
+    print(est)
+    assert est["ebr"] > 0, est
+    assert est["lut"] < 75, est                 # pointers and flags; the bypass took ~350
+    assert est["ff"] <= out_reg + 64, est       # the bypass added a word-wide register or two
