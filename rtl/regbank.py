@@ -57,12 +57,18 @@ class RegisterBank(wiring.Component):
     through a register, so a read sees them as they were a cycle before it is served; without
     it they are read directly (fewer flip-flops, for small FPGAs).
 
+    With ``byte_lanes`` (the default) a written field's bits load per byte lane, each lane's
+    flip-flops enabled by the write and its strobe (no logic per bit: the cheaper form where
+    every flip-flop has its own clock enable, as on ECP5); without it every bit merges the
+    write under its mask (no clock enables: the form that packs better on iCE40, whose logic
+    blocks share one clock enable among eight cells).
+
     Latency: two cycles from AW+W to B, three from AR to R (every request is registered
     before it is decoded, each block's word is registered beside it).  One read and one write
     at a time.
     """
 
-    def __init__(self, regmap, *, addr_width=None, registered_status=True):
+    def __init__(self, regmap, *, addr_width=None, registered_status=True, byte_lanes=True):
         if not isinstance(regmap, RegisterMap):
             raise TypeError(f"regmap must be a RegisterMap, not {regmap!r}")
         need = (regmap.size - 1).bit_length()
@@ -73,6 +79,7 @@ class RegisterBank(wiring.Component):
         self._regmap = regmap
         self._addr_width = addr_width
         self._registered_status = bool(registered_status)
+        self._byte_lanes = bool(byte_lanes)
         members = {"bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=32))}
         for p in regmap.placements:
             sig = Out(block_signature(p.block))
@@ -142,15 +149,17 @@ class RegisterBank(wiring.Component):
             eff_m = Signal(reg.width, name=f"{tag}_m")
             eff = Signal(name=f"{tag}_we")
             if reg.width == 32:
+                raw_w = w_data
                 with m.If(hit[0]):
                     m.d.comb += [eff.eq(1), eff_w.eq(w_data), eff_m.eq(w_mask)]
             else:
                 sh_w = Signal(32, name=f"{tag}_shw")
                 sh_m = Signal(32, name=f"{tag}_shm")
+                raw_w = Cat(sh_w, w_data)
                 with m.If(hit[0]):
                     m.d.sync += [sh_w.eq(w_data), sh_m.eq(w_mask)]
                 with m.If(hit[1]):
-                    m.d.comb += [eff.eq(1), eff_w.eq(Cat(sh_w, w_data)), eff_m.eq(Cat(sh_m, w_mask))]
+                    m.d.comb += [eff.eq(1), eff_w.eq(raw_w), eff_m.eq(Cat(sh_m, w_mask))]
                     m.d.sync += sh_m.eq(0)
             with m.If(Cat(hit).any()):
                 m.d.sync += bus.bresp.eq(Resp.OKAY)
@@ -164,7 +173,15 @@ class RegisterBank(wiring.Component):
                 msk = Signal(f.width, name=f"{tag}_{f.name}_m")
                 m.d.comb += msk.eq(Mux(eff, eff_m[sl], 0))
                 data = getattr(ports, f.name)
-                if f.access in (Access.RW, Access.W):
+                if f.access in (Access.RW, Access.W) and self._byte_lanes:
+                    # a byte lane's bits load together (one clock enable: the write and the
+                    # lane's strobe) straight from the write-data register: no merge per bit
+                    for lo in range(f.offset, f.offset + f.width):
+                        if lo == f.offset or lo % 8 == 0:
+                            hi = min(f.offset + f.width, (lo // 8 + 1) * 8)
+                            with m.If(eff & eff_m[lo]):
+                                m.d.sync += data[lo - f.offset:hi - f.offset].eq(raw_w[lo:hi])
+                elif f.access in (Access.RW, Access.W):
                     m.d.sync += data.eq((data & ~msk) | (w & msk))
                 elif f.access is Access.RW1C:
                     m.d.sync += data.eq((data & ~(w & msk)) | getattr(ports, f"{f.name}_set"))

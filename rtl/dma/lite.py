@@ -103,7 +103,10 @@ class LiteEngine(wiring.Component):
             raise ValueError(f"user_width must be an integer in 0..64, not {user_width!r}")
         self._aw, self._uw = addr_width, user_width
         self.regmap = register_map(1)
-        self._bank = RegisterBank(self.regmap, addr_width=csr_addr_width, registered_status=False)
+        # fields merge per bit: the iCE40's logic blocks share one clock enable among eight
+        # cells, and the bank's byte-lane enables left the UP5K unplaceable (session 15)
+        self._bank = RegisterBank(self.regmap, addr_width=csr_addr_width, registered_status=False,
+                                  byte_lanes=False)
         super().__init__({
             "csr": In(AXI4LiteSignature(addr_width=self._bank.bus.signature.addr_width, data_width=32)),
             "bus": Out(AXI4Signature(addr_width=addr_width, data_width=32, id_width=1,

@@ -1,5 +1,7 @@
 """Register bank generated from a declaration: every access type, 64-bit halves, DECERR."""
 
+import pytest
+
 from sgdma.rtl.regbank import RegisterBank
 from sgdma.sim import harness
 from sgdma.sw.regdef import Access, Field, Placement, Register, RegisterBlock, RegisterMap
@@ -17,6 +19,8 @@ BLOCK = RegisterBlock("blk", "every access type", [
     # 0x14 is a hole
     Register("wide", 0x18, "64-bit read/write", [Field("v", 64, A.RW, "value", reset=0x0123456789ABCDEF)],
              width=64),
+    Register("odd", 0x30, "a field across a byte-lane boundary",
+             [Field("v", 12, A.RW, "bits 4-15", reset=0xABC, offset=4)]),
     Register("wide_ro", 0x20, "64-bit hardware-driven", [Field("v", 64, A.R, "value")], width=64),
 ])
 MAP = RegisterMap("test", "test map", [Placement(BLOCK, 0x00), Placement(BLOCK.__class__(
@@ -24,16 +28,16 @@ MAP = RegisterMap("test", "test map", [Placement(BLOCK, 0x00), Placement(BLOCK._
     0x40, count=3)])
 
 
-def top():
-    return RegisterBank(MAP, addr_width=8)
+def top(byte_lanes=True):
+    return RegisterBank(MAP, addr_width=8, byte_lanes=byte_lanes)
 
 
-def test_regbank():
-    harness.run(harness.build(top), "tests.rtl.bench_regbank")
+@pytest.mark.parametrize("byte_lanes", [True, False])
+def test_regbank(byte_lanes):
+    harness.run(harness.build(top, params={"byte_lanes": byte_lanes}), "tests.rtl.bench_regbank")
 
 
 def test_declaration_errors():
-    import pytest
     with pytest.raises(ValueError, match="overlaps"):
         Register("r", 0, "d", [Field("a", 8, A.RW, "a"), Field("b", 8, A.RW, "b", offset=4)])
     with pytest.raises(ValueError, match="does not fit"):
