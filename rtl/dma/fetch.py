@@ -136,6 +136,7 @@ class RecordFetcher(wiring.Component):
         full = Signal()
         rec_addr = Signal(self._aw, reset_less=True)
         rec_in_burst = Signal(range(self._burst + 1))
+        last_idx = Signal(range(self._burst + 1), reset_less=True)     # the burst's records, less one
         m.d.comb += [
             self.o.valid.eq(full),
             self.o.payload.data.eq(rec),
@@ -161,13 +162,16 @@ class RecordFetcher(wiring.Component):
                 m.d.sync += [got.eq(0), full.eq(1)]
             with m.Else():
                 m.d.sync += got.eq(got + 1)
-            # the address of the record being assembled
+            # the address of the record being assembled.  A burst's entry leaves the info queue
+            # as its first record starts, its size kept (less one) in a register: the queue's
+            # flags follow a few flip-flops, not a compare of its LUT RAM output
             with m.If(got == 0):
-                with m.If(rec_in_burst == 0):
-                    m.d.sync += [rec_addr.eq(info_q.o.payload.addr)]
+                first = rec_in_burst == 0
+                with m.If(first):
+                    m.d.sync += [rec_addr.eq(info_q.o.payload.addr), last_idx.eq(info_q.o.payload.n - 1)]
                 with m.Else():
                     m.d.sync += rec_addr.eq(rec_addr + rb)
-                last_of_burst = rec_in_burst == info_q.o.payload.n - 1
-                m.d.comb += info_q.o.ready.eq(last_of_burst)
+                last_of_burst = Mux(first, info_q.o.payload.n == 1, rec_in_burst == last_idx)
+                m.d.comb += info_q.o.ready.eq(first)
                 m.d.sync += rec_in_burst.eq(Mux(last_of_burst, 0, rec_in_burst + 1))
         return m
