@@ -150,7 +150,8 @@ class Channel(wiring.Component):
     regs : In(block signature of :data:`~sgdma.sw.registers.CHANNEL`) — from the register bank.
     irq : Out(1) — ``irq_status & irq_enable``.
     cycles : In(32) — the system cycle counter, for the doorbell/done timestamps.
-    busy : Out(1) — work in flight, descriptors waiting, or an interrupt timeout running.
+    busy : Out(1) — work in flight, descriptors waiting, or an interrupt timeout running (a
+        register: a cycle late, like ``status.state``).
     scan_req : Out(stream.Signature(ScanRequest)), scan_res : In(ScanResult) — an SG list
         to check, and its verdict, from the engine's :class:`~.scan.ListScanner`.
     scan_quiet : In(1) — nothing of this channel's is outstanding in the scanner.
@@ -538,15 +539,20 @@ class Channel(wiring.Component):
             m.d.sync += [dead.eq(0), scanning.eq(0), scan_done.eq(0), scan_issued.eq(0),
                          rec_valid.eq(0), fetch_ok.eq(0), fetch_ok_early.eq(0)]
 
+        # the state and `busy` are registers (a cycle late): what they summarize -- the
+        # channel's counters, its port and its queues -- stays out of the register bank's
+        # read path and the engine's `busy`
         quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid & ~rec_valid
         busy = ~quiet | (regs.control.enable & (head != tail))
-        m.d.comb += self.busy.eq(busy | (pending != 0))
+        m.d.sync += self.busy.eq(busy | (pending != 0))
+        state = Signal(2)
+        m.d.comb += regs.status.state.eq(state)
         with m.If(mode == _Mode.HALTED):
-            m.d.comb += regs.status.state.eq(ChannelState.HALTED)
+            m.d.sync += state.eq(ChannelState.HALTED)
         with m.Elif((mode == _Mode.RUN) & regs.control.pause & (done_count == seq) & port_idle & comp_idle):
-            m.d.comb += regs.status.state.eq(ChannelState.PAUSED)
+            m.d.sync += state.eq(ChannelState.PAUSED)
         with m.Elif((mode != _Mode.RUN) | busy):
-            m.d.comb += regs.status.state.eq(ChannelState.RUNNING)
+            m.d.sync += state.eq(ChannelState.RUNNING)
         with m.Else():
-            m.d.comb += regs.status.state.eq(ChannelState.IDLE)
+            m.d.sync += state.eq(ChannelState.IDLE)
         return m
