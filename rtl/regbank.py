@@ -176,11 +176,11 @@ class RegisterBank(wiring.Component):
                 if f.access in (Access.RW, Access.W) and self._byte_lanes:
                     # a byte lane's bits load together (one clock enable: the write and the
                     # lane's strobe) straight from the write-data register: no merge per bit
-                    for lo in range(f.offset, f.offset + f.width):
-                        if lo == f.offset or lo % 8 == 0:
-                            hi = min(f.offset + f.width, (lo // 8 + 1) * 8)
-                            with m.If(eff & eff_m[lo]):
-                                m.d.sync += data[lo - f.offset:hi - f.offset].eq(raw_w[lo:hi])
+                    end = f.offset + f.width
+                    for lo in (f.offset, *range((f.offset // 8 + 1) * 8, end, 8)):
+                        hi = min(end, (lo // 8 + 1) * 8)
+                        with m.If(eff & eff_m[lo]):
+                            m.d.sync += data[lo - f.offset:hi - f.offset].eq(raw_w[lo:hi])
                 elif f.access in (Access.RW, Access.W):
                     m.d.sync += data.eq((data & ~msk) | (w & msk))
                 elif f.access is Access.RW1C:

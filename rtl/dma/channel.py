@@ -545,7 +545,7 @@ class Channel(wiring.Component):
         quiet = (done_count == seq) & port_idle & comp_idle & ~ring.o.valid & ~rec_valid
         busy = ~quiet | (regs.control.enable & (head != tail))
         m.d.sync += self.busy.eq(busy | (pending != 0))
-        state = Signal(2)
+        state = Signal.like(regs.status.state)
         m.d.comb += regs.status.state.eq(state)
         with m.If(mode == _Mode.HALTED):
             m.d.sync += state.eq(ChannelState.HALTED)

@@ -74,7 +74,7 @@ def test_block_ram_queue_has_no_bypass(block):
         dut, out_reg = Queue(width, 32, block=True, half_rate=True), width
     else:
         dut, out_reg = Queue(width, 512, buffered=True), 0
-    est = estimate_ecp5(dut, f"queue_bypass_{width}_{int(block)}_half")
+    est = estimate_ecp5(dut, f"queue_no_bypass_{width}_{'block' if block else 'buffered'}")
     print(est)
     assert est["ebr"] > 0, est
     assert est["lut"] < 75, est                 # pointers and flags; the bypass took ~350
