@@ -106,8 +106,9 @@ class MemoryBackdoor:
 
 class BankedBackdoor(MemoryBackdoor):
     """The backdoor of an ``AXI4Memory(storage="amaranth")`` (``handle`` is the memory
-    itself): its words live in banks ``bank0``, ``bank1``... of ``bank_words`` words each
-    (the memory's; default :data:`~sgdma.rtl.axi.memory.BANK_WORDS`)."""
+    itself): its words live in banks of ``bank_words`` words each (the memory's; default
+    :data:`~sgdma.rtl.axi.memory.BANK_WORDS`), a bank's bytes in byte-wide memories
+    ``bank{b}_{lane}``."""
 
     def __init__(self, handle, word_bytes, size, bank_words=None):
         from ..rtl.axi.memory import BANK_WORDS
@@ -115,15 +116,16 @@ class BankedBackdoor(MemoryBackdoor):
         self.memory = handle
         self.bank_words = min(size // word_bytes, bank_words or BANK_WORDS)
 
-    def _cell(self, i):
+    def _cells(self, i):
         bank, j = divmod(i, self.bank_words)
-        return getattr(self.memory, f"bank{bank}")[j]
+        return [getattr(self.memory, f"bank{bank}_{lane}")[j] for lane in range(self.word_bytes)]
 
     def _word(self, i):
-        return int(self._cell(i).value)
+        return sum(int(c.value) << 8 * lane for lane, c in enumerate(self._cells(i)))
 
     def _set_word(self, i, value):
-        self._cell(i).value = Immediate(value)
+        for lane, c in enumerate(self._cells(i)):
+            c.value = Immediate(value >> 8 * lane & 0xFF)
 
 
 class SpramBackdoor(MemoryBackdoor):
