@@ -225,8 +225,11 @@ class Channel(wiring.Component):
         m.d.comb += regs.device_id.id.eq(self._id)
 
         size_log2 = regs.ring_size.log2
-        mask = Signal(16)
-        m.d.comb += mask.eq((Const(1, 17) << size_log2) - 1)
+        # the ring's index mask, a register (a cycle behind a `ring_size` write, which is
+        # only allowed while the channel is idle and disabled): every pointer step, the
+        # tail and the fetch distances start from flip-flops, not from a shifter
+        mask = Signal(16, init=(1 << CHANNEL.register("ring_size").field("log2").reset) - 1)
+        m.d.sync += mask.eq((Const(1, 17) << size_log2) - 1)
         ring_base = Signal(aw)
         m.d.comb += ring_base.eq(regs.ring_base.addr[:aw] & ~(DESCRIPTOR_SIZE - 1))
         tail = Signal(16)
