@@ -78,25 +78,34 @@ class RecordFetcher(wiring.Component):
         left = Signal.like(self.cmd.payload.count, reset_less=True)
         used = Signal(range(beats_total + 1))           # beats reserved in the buffer
         m.d.comb += self.cmd.ready.eq(~busy)
-        # (addr and left follow the offer while idle: only `busy` waits for the handshake)
+        # (addr and left follow the offer while idle: only `busy` waits for the handshake,
+        # and it looks at nothing of the command's -- a command of no records ends a cycle
+        # later, on `left == 0`)
         with m.If(~busy):
             m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.count)]
         with m.If(self.cmd.valid & ~busy):
-            m.d.sync += busy.eq(self.cmd.payload.count != 0)
+            m.d.sync += busy.eq(1)
+        with m.If(busy & (left == 0)):
+            m.d.sync += busy.eq(0)
 
         # the next burst's size is computed into a register the cycle after addr/left change
-        # (one idle cycle per burst), so the arithmetic stays off the AR path
+        # (one idle cycle per burst), so the arithmetic stays off the AR path; so is whether
+        # it may go (`go`: a burst of records, room for all of them).  The room is this
+        # cycle's, for the burst of next cycle: an underestimate, as only an issue takes
+        # room, and after an issue `go` is clear for a cycle anyway
         to_4k = Signal(range(4096 // rb + 1))
         m.d.comb += to_4k.eq((4096 - addr[:12]) // rb)
         cap = Signal(range(4096 // rb + 1))
         m.d.comb += cap.eq(Mux(to_4k < self._burst, to_4k, self._burst))
         n = Signal(range(self._burst + 1))
-        n_ok = Signal()
-        m.d.sync += [n.eq(Mux(left < cap, left, cap)), n_ok.eq(busy)]
+        n_next = Signal.like(n)
+        m.d.comb += n_next.eq(Mux(left < cap, left, cap))
         room = Signal(range(self._buf + 1))
         m.d.comb += room.eq((beats_total - used) // bpr)
+        go = Signal()
+        m.d.sync += [n.eq(n_next), go.eq(busy & (n_next != 0) & (room >= n_next))]
         # hold AR until the buffer has room for the whole burst: read data is never refused
-        ok = busy & n_ok & (n != 0) & (room >= n)
+        ok = go
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
                        self._buf)
         m.submodules.info_q = info_q
@@ -115,7 +124,7 @@ class RecordFetcher(wiring.Component):
         ar_hs = bus.arvalid & bus.arready
         m.d.comb += info_q.i.valid.eq(ar_hs)
         with m.If(ar_hs):
-            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), n_ok.eq(0)]
+            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), go.eq(0)]
 
         # -- receive -------------------------------------------------------------------------
         beat = data.StructLayout({"data": dw, "resp": 2})
