@@ -103,7 +103,12 @@ class RecordFetcher(wiring.Component):
         room = Signal(range(self._buf + 1))
         m.d.comb += room.eq((beats_total - used) // bpr)
         go = Signal()
-        m.d.sync += [n.eq(n_next), go.eq(busy & (n_next != 0) & (room >= n_next))]
+        # (the tests of both candidate sizes side by side, then the choice: no compare
+        # behind the multiplexer; when `left` is the smaller it fits in `n`'s bits)
+        short = left < cap
+        few = left[:len(n)]
+        m.d.sync += [n.eq(n_next),
+                     go.eq(busy & Mux(short, (few != 0) & (room >= few), (cap != 0) & (room >= cap)))]
         # hold AR until the buffer has room for the whole burst: read data is never refused
         ok = go
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
