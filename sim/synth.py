@@ -19,7 +19,7 @@ from amaranth.back import verilog
 
 from . import harness
 
-__all__ = ["area_tree", "estimate_ecp5", "print_tree", "ram_address_drivers"]
+__all__ = ["estimate_ecp5"]
 
 
 def _cells(log):
@@ -93,27 +93,6 @@ def area_tree(component, name, *, reuse=False):
         local = re.split(r"^\s+\d+ submodules", body, flags=re.M)[0]
         tree[module.strip()] = _cells(local)
     return tree
-
-
-def ram_address_drivers(component, name):
-    """``{block RAM cell: {cells driving its address pins}}`` of ``component`` synthesized for
-    ECP5 (flattened): whether registers meant to be copies per RAM survived synthesis."""
-    out = harness.BUILD / "synth"
-    out.mkdir(parents=True, exist_ok=True)
-    v = out / f"{name}.v"
-    v.write_text(verilog.convert(component, name="top"))
-    netlist = out / f"{name}.json"
-    _yosys(out, f"read_verilog {v.name}; synth_ecp5 -top top -json {netlist.name}")
-    top = json.loads(netlist.read_text())["modules"]["top"]
-    driver = {}
-    for cell_name, cell in top["cells"].items():
-        for port, bits in cell["connections"].items():
-            if cell["port_directions"].get(port) == "output":
-                for bit in bits:
-                    driver[bit] = cell_name
-    return {cell_name: {driver[b] for port, bits in cell["connections"].items()
-                        if re.fullmatch(r"AD[AB]\d+", port) for b in bits if b in driver}
-            for cell_name, cell in top["cells"].items() if cell["type"] == "DP16KD"}
 
 
 def print_tree(tree, depth=3):

@@ -106,9 +106,8 @@ class MemoryBackdoor:
 
 class BankedBackdoor(MemoryBackdoor):
     """The backdoor of an ``AXI4Memory(storage="amaranth")`` (``handle`` is the memory
-    itself): its words live in banks of ``bank_words`` words each (the memory's; default
-    :data:`~sgdma.rtl.axi.memory.BANK_WORDS`), a bank's bytes in byte-wide memories
-    ``bank{b}_{lane}``."""
+    itself): its words live in banks ``bank0``, ``bank1``... of ``bank_words`` words each
+    (the memory's; default :data:`~sgdma.rtl.axi.memory.BANK_WORDS`)."""
 
     def __init__(self, handle, word_bytes, size, bank_words=None):
         from ..rtl.axi.memory import BANK_WORDS
@@ -116,16 +115,15 @@ class BankedBackdoor(MemoryBackdoor):
         self.memory = handle
         self.bank_words = min(size // word_bytes, bank_words or BANK_WORDS)
 
-    def _cells(self, i):
+    def _cell(self, i):
         bank, j = divmod(i, self.bank_words)
-        return [getattr(self.memory, f"bank{bank}_{lane}")[j] for lane in range(self.word_bytes)]
+        return getattr(self.memory, f"bank{bank}")[j]
 
     def _word(self, i):
-        return sum(int(c.value) << 8 * lane for lane, c in enumerate(self._cells(i)))
+        return int(self._cell(i).value)
 
     def _set_word(self, i, value):
-        for lane, c in enumerate(self._cells(i)):
-            c.value = Immediate(value >> 8 * lane & 0xFF)
+        self._cell(i).value = Immediate(value)
 
 
 class SpramBackdoor(MemoryBackdoor):

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace as _Port
 
-from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In
 
@@ -160,61 +160,45 @@ class AXI4Memory(wiring.Component):
         return rport, wport
 
     def _banks(self, m, depth, words):
-        """Read and write ports onto banks of ``bank_words`` words, each bank a column of
-        byte-wide Amaranth ``Memory`` lanes (``bank{b}_{lane}``), pipelined so that no logic
-        sits between a register and a RAM pin however far apart placement spreads the banks:
-        the write port's address, data and enables are registers (a write lands a cycle after
-        its beat); a read's address is a register, each bank's output is caught in a register
-        beside it, and the bank is chosen from those.  Every lane has its own copies of the
-        read and write address registers: one register bit driving the address pins of every
-        block RAM of a large memory is a net across the whole FPGA (20 ns on an ECP5-85F), a
-        lane's copy drives eight DP16KDs.  The banks read every cycle
-        (``rport.en`` is not needed): read data is valid :data:`BANKED_READ_LATENCY` cycles
-        after its address."""
+        """Read and write ports onto banks of ``bank_words`` words (one Amaranth
+        ``Memory`` each), pipelined so that no logic sits between a register and a RAM pin
+        however far apart placement spreads the banks: the write port's address, data and
+        enables are registers (a write lands a cycle after its beat); a read's address is a
+        register, each bank's output is caught in a register beside it, and the bank is chosen
+        from those.  The banks read every cycle (``rport.en`` is not needed): read data is
+        valid :data:`BANKED_READ_LATENCY` cycles after its address."""
         abits = max((depth - 1).bit_length(), 1)
         dw = self._data_width
-        lanes = dw // 8
         rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
-        wport = _Port(addr=Signal(abits), en=Signal(lanes), data=Signal(dw))
+        wport = _Port(addr=Signal(abits), en=Signal(dw // 8), data=Signal(dw))
         bank_words = min(depth, self._bank_words)
         banks = depth // bank_words
         lo = (bank_words - 1).bit_length()
+        r_addr = Signal(abits, reset_less=True)
+        w_addr = Signal(abits, reset_less=True)
         w_data = Signal(dw, reset_less=True)
-        m.d.sync += w_data.eq(wport.data)
-        # the bank a read's data comes from, beside the address register, the RAM and the
-        # output register
-        r_sel = [Signal(range(banks), name=f"r_sel{k}", reset_less=True) for k in range(3)]
-        m.d.sync += [r_sel[0].eq(rport.addr[lo:]), r_sel[1].eq(r_sel[0]), r_sel[2].eq(r_sel[1])]
+        m.d.sync += [r_addr.eq(rport.addr), w_addr.eq(wport.addr),
+                     w_data.eq(wport.data)]
+        r_sel = [Signal(range(banks), name=f"r_sel{k}", reset_less=True) for k in range(2)]
+        m.d.sync += [r_sel[0].eq(r_addr[lo:]), r_sel[1].eq(r_sel[0])]
         caught = []
         for b in range(banks):
+            bank = memory.Memory(shape=dw, depth=bank_words,
+                                 init=words[b * bank_words:(b + 1) * bank_words])
+            m.submodules[f"bank{b}"] = bank
+            rp = bank.read_port()
+            wp = bank.write_port(granularity=8)
+            w_en = Signal(dw // 8, name=f"bank{b}_w_en")
             hit = (wport.addr[lo:] == b) if banks > 1 else 1
-            lanes_out = []
-            for lane in range(lanes):
-                name = f"bank{b}_{lane}"
-                r_addr = Signal(lo, name=f"{name}_r_addr", reset_less=True)
-                w_addr = Signal(lo, name=f"{name}_w_addr", reset_less=True)
-                w_en = Signal(name=f"{name}_w_en")
-                m.d.sync += [r_addr.eq(rport.addr[:lo]), w_addr.eq(wport.addr[:lo]),
-                             w_en.eq(hit & wport.en[lane])]
-                # a reset term of the lane's own (harmless: an address register needs no
-                # reset) keeps synthesis from merging the copies back into one register
-                with m.If(ResetSignal(allow_reset_less=True) & w_en):
-                    m.d.sync += [r_addr.eq(0), w_addr.eq(0)]
-                bank = memory.Memory(shape=8, depth=bank_words,
-                                     init=[w >> 8 * lane & 0xFF
-                                           for w in words[b * bank_words:(b + 1) * bank_words]])
-                m.submodules[name] = bank
-                rp = bank.read_port()
-                wp = bank.write_port()
-                m.d.comb += [rp.addr.eq(r_addr), wp.addr.eq(w_addr),
-                             wp.data.eq(w_data[8 * lane:8 * lane + 8]), wp.en.eq(w_en)]
-                lanes_out.append(rp.data)
+            m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
+            m.d.comb += [rp.addr.eq(r_addr[:lo]), wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data),
+                         wp.en.eq(w_en)]
             out = Signal(dw, name=f"bank{b}_out", reset_less=True)
-            m.d.sync += out.eq(Cat(*lanes_out))
+            m.d.sync += out.eq(rp.data)
             caught.append(out)
         if banks > 1:
             picked = Signal(dw)
-            with m.Switch(r_sel[2]):
+            with m.Switch(r_sel[1]):
                 for b in range(banks):
                     with m.Case(b):
                         m.d.comb += picked.eq(caught[b])

@@ -39,23 +39,6 @@ def test_memory_banked():
     harness.run(built, "tests.rtl.bench_memory")
 
 
-def test_memory_lanes_have_their_own_address_registers():
-    """Synthesized for ECP5, each byte lane's block RAMs take their read and write addresses
-    from registers of their own (a copy per lane, which synthesis must not merge back into
-    one: one register driving every block RAM of the full SoC's memory was its slowest net)."""
-    from sgdma.sim.synth import ram_address_drivers
-    drivers = ram_address_drivers(AXI4Memory(size=8 << 10, data_width=32), "memory_lane_addresses")
-    lanes = {}
-    for ram, cells in drivers.items():
-        lanes.setdefault(ram.split(".")[0], set()).update(cells)
-    print({lane: len(cells) for lane, cells in lanes.items()})
-    assert sorted(lanes) == [f"bank0_{k}" for k in range(4)], sorted(lanes)
-    for lane, cells in lanes.items():
-        assert len(cells) >= 2 * 11, (lane, cells)        # 11 address bits read, 11 written
-        for other, theirs in lanes.items():
-            assert other == lane or not cells & theirs, (lane, other, cells & theirs)
-
-
 def test_interconnect():
     built = harness.build(system, params=dict(managers=3, mem_sizes=[1 << 16, 1 << 14]))
     harness.run(built, "tests.rtl.bench_memory")
