@@ -102,6 +102,7 @@ class RecordFetcher(wiring.Component):
         m.d.comb += n_next.eq(Mux(left < cap, left, cap))
         room = Signal(range(self._buf + 1))
         m.d.comb += room.eq((beats_total - used) // bpr)
+        # hold AR until the buffer has room for the whole burst: read data is never refused
         go = Signal()
         # (the tests of both candidate sizes side by side, then the choice: no compare
         # behind the multiplexer; when `left` is the smaller it fits in `n`'s bits)
@@ -109,12 +110,10 @@ class RecordFetcher(wiring.Component):
         few = left[:len(n)]
         m.d.sync += [n.eq(n_next),
                      go.eq(busy & Mux(short, (few != 0) & (room >= few), (cap != 0) & (room >= cap)))]
-        # hold AR until the buffer has room for the whole burst: read data is never refused
-        ok = go
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
                        self._buf)
         m.submodules.info_q = info_q
-        valid = issue_gate(m, ok & info_q.i.ready, bus.arready, self.stop, "ar")
+        valid = issue_gate(m, go & info_q.i.ready, bus.arready, self.stop, "ar")
         m.d.comb += [
             bus.arvalid.eq(valid),
             bus.arid.eq(0),
