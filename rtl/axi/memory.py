@@ -10,7 +10,7 @@ from ..bus import AXI4Signature, Resp
 from ..fifo import BufferedFIFO
 from .common import next_beat_address
 
-__all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY"]
+__all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY", "banked_ram"]
 
 #: Words per block-RAM bank of ``storage="amaranth"`` (an ECP5 DP16KD holds 16K x 1 bit: a
 #: bank is one column of them, one per data bit, so a bank's read data needs no multiplexer)
@@ -18,6 +18,78 @@ BANK_WORDS = 16384
 #: Cycles from a read's issue to its data in ``storage="amaranth"``: the address register,
 #: the RAM, the bank's output register
 BANKED_READ_LATENCY = 3
+
+
+def banked_ram(m, *, depth, data_width, bank_words, words=()):
+    """A read port and a write port (``SimpleNamespace(addr, en, data)``) onto ``depth``
+    words of ``data_width`` bits in ``m``: banks of ``bank_words`` words (one Amaranth
+    ``Memory`` each, submodules ``bank0``, ``bank1``...; ``words`` their initial contents),
+    pipelined so that no logic sits between a register and a RAM pin however far apart
+    placement spreads the banks: the write port's address, data and enables are registers (a
+    write lands a cycle after its beat); a read's address is a register, each bank's output
+    is caught in a register beside it, and the bank is chosen from those.  The banks read
+    every cycle (``rport.en`` is not needed): read data is valid
+    :data:`BANKED_READ_LATENCY` cycles after its address.
+
+    A read and a write of the same word in the same cycle: the read sees the write (the
+    bytes it writes; its other bytes are the RAM's).  A DP16KD leaves a collision between
+    its two ports undefined, and for a synchronous read port Yosys emulates the Amaranth
+    semantics (old data) in every bank with a delayed write and a word-wide bypass -- ~90
+    LUTs and ~160 flip-flops per bank.  So each bank's read port is asynchronous with a
+    register after it (Yosys merges it into the RAM), the banks are marked ``no_rw_check``,
+    and the collision is resolved here once for all banks: the read and write addresses are
+    both registers, so whether they meet is known a cycle before the RAM's data, and the
+    written bytes travel beside the read to replace the RAM's."""
+    abits = max((depth - 1).bit_length(), 1)
+    dw = data_width
+    rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
+    wport = _Port(addr=Signal(abits), en=Signal(dw // 8), data=Signal(dw))
+    bank_words = min(depth, bank_words)
+    banks = depth // bank_words
+    lo = (bank_words - 1).bit_length()
+    r_addr = Signal(abits, reset_less=True)
+    w_addr = Signal(abits, reset_less=True)
+    w_data = Signal(dw, reset_less=True)
+    m.d.sync += [r_addr.eq(rport.addr), w_addr.eq(wport.addr),
+                 w_data.eq(wport.data)]
+    r_sel = [Signal(range(banks), name=f"r_sel{k}", reset_less=True) for k in range(2)]
+    m.d.sync += [r_sel[0].eq(r_addr[lo:]), r_sel[1].eq(r_sel[0])]
+    # the collision bypass: which bytes of the word being read are being written, and
+    # their values, on to the cycle the banks' outputs are picked
+    w_bytes = Signal(dw // 8, reset_less=True)
+    m.d.sync += w_bytes.eq(wport.en)
+    met = [Signal(dw // 8, name=f"met{k}", reset_less=True) for k in range(2)]
+    met_data = [Signal(dw, name=f"met_data{k}", reset_less=True) for k in range(2)]
+    m.d.sync += [met[0].eq(Mux(r_addr == w_addr, w_bytes, 0)), met_data[0].eq(w_data),
+                 met[1].eq(met[0]), met_data[1].eq(met_data[0])]
+    caught = []
+    for b in range(banks):
+        bank = memory.Memory(shape=dw, depth=bank_words,
+                             init=list(words[b * bank_words:(b + 1) * bank_words]),
+                             attrs={"no_rw_check": 1})
+        m.submodules[f"bank{b}"] = bank
+        rp = bank.read_port(domain="comb")
+        wp = bank.write_port(granularity=8)
+        w_en = Signal(dw // 8, name=f"bank{b}_w_en")
+        hit = (wport.addr[lo:] == b) if banks > 1 else 1
+        m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
+        m.d.comb += [rp.addr.eq(r_addr[:lo]), wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data),
+                     wp.en.eq(w_en)]
+        ram_q = Signal(dw, name=f"bank{b}_q", reset_less=True)
+        out = Signal(dw, name=f"bank{b}_out", reset_less=True)
+        m.d.sync += [ram_q.eq(rp.data), out.eq(ram_q)]
+        caught.append(out)
+    picked = Signal(dw)
+    if banks > 1:
+        with m.Switch(r_sel[1]):
+            for b in range(banks):
+                with m.Case(b):
+                    m.d.comb += picked.eq(caught[b])
+    else:
+        m.d.comb += picked.eq(caught[0])
+    m.d.comb += rport.data.eq(Cat(Mux(met[1][k], met_data[1].word_select(k, 8),
+                                      picked.word_select(k, 8)) for k in range(dw // 8)))
+    return rport, wport
 
 
 class AXI4Memory(wiring.Component):
@@ -159,54 +231,6 @@ class AXI4Memory(wiring.Component):
         m.d.comb += rport.data.eq(Mux(bank_r == 1, outs[-1], outs[0]) if banks > 1 else outs[0])
         return rport, wport
 
-    def _banks(self, m, depth, words):
-        """Read and write ports onto banks of ``bank_words`` words (one Amaranth
-        ``Memory`` each), pipelined so that no logic sits between a register and a RAM pin
-        however far apart placement spreads the banks: the write port's address, data and
-        enables are registers (a write lands a cycle after its beat); a read's address is a
-        register, each bank's output is caught in a register beside it, and the bank is chosen
-        from those.  The banks read every cycle (``rport.en`` is not needed): read data is
-        valid :data:`BANKED_READ_LATENCY` cycles after its address."""
-        abits = max((depth - 1).bit_length(), 1)
-        dw = self._data_width
-        rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
-        wport = _Port(addr=Signal(abits), en=Signal(dw // 8), data=Signal(dw))
-        bank_words = min(depth, self._bank_words)
-        banks = depth // bank_words
-        lo = (bank_words - 1).bit_length()
-        r_addr = Signal(abits, reset_less=True)
-        w_addr = Signal(abits, reset_less=True)
-        w_data = Signal(dw, reset_less=True)
-        m.d.sync += [r_addr.eq(rport.addr), w_addr.eq(wport.addr),
-                     w_data.eq(wport.data)]
-        r_sel = [Signal(range(banks), name=f"r_sel{k}", reset_less=True) for k in range(2)]
-        m.d.sync += [r_sel[0].eq(r_addr[lo:]), r_sel[1].eq(r_sel[0])]
-        caught = []
-        for b in range(banks):
-            bank = memory.Memory(shape=dw, depth=bank_words,
-                                 init=words[b * bank_words:(b + 1) * bank_words])
-            m.submodules[f"bank{b}"] = bank
-            rp = bank.read_port()
-            wp = bank.write_port(granularity=8)
-            w_en = Signal(dw // 8, name=f"bank{b}_w_en")
-            hit = (wport.addr[lo:] == b) if banks > 1 else 1
-            m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
-            m.d.comb += [rp.addr.eq(r_addr[:lo]), wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data),
-                         wp.en.eq(w_en)]
-            out = Signal(dw, name=f"bank{b}_out", reset_less=True)
-            m.d.sync += out.eq(rp.data)
-            caught.append(out)
-        if banks > 1:
-            picked = Signal(dw)
-            with m.Switch(r_sel[1]):
-                for b in range(banks):
-                    with m.Case(b):
-                        m.d.comb += picked.eq(caught[b])
-            m.d.comb += rport.data.eq(picked)
-        else:
-            m.d.comb += rport.data.eq(caught[0])
-        return rport, wport
-
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
@@ -219,7 +243,8 @@ class AXI4Memory(wiring.Component):
                  for i in range(0, len(self._init), nbytes)]
         queued = self._storage == "amaranth"
         if queued:
-            rport, wport = self._banks(m, depth, words)
+            rport, wport = banked_ram(m, depth=depth, data_width=self._data_width,
+                                      bank_words=self._bank_words, words=words)
         elif self._storage == "ice40_spram":
             # reads and writes take turns, a cycle each: the RAMs' address is selected by a
             # register, not by whether a write beat is arriving
