@@ -4,24 +4,78 @@ Amaranth's :class:`~amaranth.lib.fifo.SyncFIFOBuffered` keeps its words in a mem
 synchronous read port.  Yosys cannot see that a FIFO never reads the word it writes in the
 same cycle, and ECP5's DP16KD leaves such a collision between its two ports undefined, so it
 emulates the collision for every such memory with a word-wide register and a word-wide
-multiplexer -- a LUT and up to three flip-flops per bit.  A FIFO's read pointer never equals
-its write pointer while both ports are active on the same word (the word being read has
-been written in an earlier cycle), so the emulation is dead logic: :class:`BufferedFIFO`
-marks its storage ``no_rw_check``, Yosys's attribute for exactly this.
+multiplexer -- a LUT and up to three flip-flops per bit.  A FIFO never reads the word it
+writes in the same cycle (the word being read was written in an earlier cycle), so the
+emulation is dead logic.  Yosys's attribute for this, ``no_rw_check``, is applied only where
+Yosys itself merges a register into an asynchronous read port (``memory_dff``), never to a
+port that arrives synchronous, as Amaranth's do in RTLIL.  So :class:`BufferedFIFO` is
+:class:`~amaranth.lib.fifo.SyncFIFOBuffered` rebuilt that way: the storage's read port is
+asynchronous and its output register (enabled by the read, no reset) is ours, for Yosys to
+merge into the RAM.
 """
 
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo
+from amaranth.lib.memory import Memory
 
 __all__ = ["BufferedFIFO", "BlockFIFO"]
 
 
 class BufferedFIFO(fifo.SyncFIFOBuffered):
-    """:class:`~amaranth.lib.fifo.SyncFIFOBuffered` without Yosys's read-during-write bypass."""
+    """:class:`~amaranth.lib.fifo.SyncFIFOBuffered` (same ports, same cycle behaviour) without
+    Yosys's read-during-write bypass."""
+
+    _ram_style = None
 
     def elaborate(self, platform):
-        m = super().elaborate(platform)
-        if self.depth > 1:
-            m.submodules.storage.attrs["no_rw_check"] = 1
+        if self.depth <= 1:
+            return super().elaborate(platform)
+        m = Module()
+        inner_depth = self.depth - 1
+        inner_level = Signal(range(inner_depth + 1))
+        inner_r_rdy = Signal()
+        do_write = self.w_rdy & self.w_en
+        do_inner_read = inner_r_rdy & (~self.r_rdy | self.r_en)
+        m.d.comb += [
+            self.w_rdy.eq(inner_level != inner_depth),
+            inner_r_rdy.eq(inner_level != 0),
+            self.w_level.eq(self.level),
+            self.r_level.eq(self.level),
+            self.level.eq(inner_level + self.r_rdy),
+        ]
+        attrs = {"no_rw_check": 1}
+        if self._ram_style:
+            attrs["ram_style"] = self._ram_style
+        storage = m.submodules.storage = Memory(shape=self.width, depth=inner_depth, init=[],
+                                                attrs=attrs)
+        w_port = storage.write_port()
+        r_port = storage.read_port(domain="comb")
+        produce = Signal(range(inner_depth))
+        consume = Signal(range(inner_depth))
+
+        def incr(ptr):
+            if inner_depth == 1 << len(ptr):
+                return ptr + 1
+            return Mux(ptr == inner_depth - 1, 0, ptr + 1)
+
+        m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
+                     r_port.addr.eq(consume)]
+        out = Signal(self.width, reset_less=True)       # the RAM's output register
+        with m.If(do_inner_read):
+            m.d.sync += out.eq(r_port.data)
+        m.d.comb += self.r_data.eq(out)
+        with m.If(do_write):
+            m.d.sync += produce.eq(incr(produce))
+        with m.If(do_inner_read):
+            m.d.sync += consume.eq(incr(consume))
+        with m.If(do_write & ~do_inner_read):
+            m.d.sync += inner_level.eq(inner_level + 1)
+        with m.If(do_inner_read & ~do_write):
+            m.d.sync += inner_level.eq(inner_level - 1)
+        with m.If(do_inner_read):
+            m.d.sync += self.r_rdy.eq(1)
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
         return m
 
 
@@ -29,8 +83,4 @@ class BlockFIFO(BufferedFIFO):
     """A :class:`BufferedFIFO` whose storage Yosys must put in block RAM (``ram_style``),
     however shallow: for wide queues that would otherwise take hundreds of LUT RAM cells."""
 
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        if self.depth > 1:
-            m.submodules.storage.attrs["ram_style"] = "block"
-        return m
+    _ram_style = "block"

@@ -1,6 +1,8 @@
 """Synthesis estimate of a component for ECP5 (Yosys ``synth_ecp5`` through yowasp): LUTs,
 flip-flops, block RAMs.  ``python -m sgdma.sim.synth`` estimates the default DMA engine;
-results are cached under ``build/synth/`` by source digest.
+results are cached under ``build/synth/`` by source digest.  Yosys reads Amaranth's RTLIL, as
+the boards' builds do: through Verilog a synchronous memory read port comes back as an
+asynchronous one with a register, which Yosys treats differently (``no_rw_check``).
 
 ``python -m sgdma.sim.synth --tree [engine keyword=value ...]`` synthesizes an Engine without
 flattening and prints where the logic goes, per submodule (rolled up):
@@ -15,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil
 
 from . import harness
 
@@ -55,10 +57,10 @@ def estimate_ecp5(component, name):
     cache = out / f"{name}-{key}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    v = out / f"{name}.v"
-    v.write_text(verilog.convert(component, name="top"))
+    il = out / f"{name}.il"
+    il.write_text(rtlil.convert(component, name="top"))
     stat = out / f"{name}.stat"
-    _yosys(out, f"read_verilog {v.name}; synth_ecp5 -top top; tee -q -o {stat.name} stat")
+    _yosys(out, f"read_rtlil {il.name}; synth_ecp5 -top top; tee -q -o {stat.name} stat")
     cells = _cells(stat.read_text())
     result = {
         "lut": cells.get("LUT4", 0),
@@ -82,9 +84,9 @@ def area_tree(component, name, *, reuse=False):
     out.mkdir(parents=True, exist_ok=True)
     stat = out / f"{name}.tree"
     if not (reuse and stat.exists()):
-        v = out / f"{name}.v"
-        v.write_text(verilog.convert(component, name="top"))
-        _yosys(out, f"read_verilog {v.name}; synth_ecp5 -noflatten -top top; tee -q -o {stat.name} stat")
+        il = out / f"{name}.il"
+        il.write_text(rtlil.convert(component, name="top"))
+        _yosys(out, f"read_rtlil {il.name}; synth_ecp5 -noflatten -top top; tee -q -o {stat.name} stat")
     tree = {}
     for block in re.split(r"^=== ", stat.read_text(), flags=re.M)[1:]:
         module, _, body = block.partition(" ===")
