@@ -134,7 +134,7 @@ ICE40_FMAX_FLOOR_MHZ = 22.0
 def test_ice40_fits_and_timing_floor():
     """The iCEBreaker's SoC as `make bitstream BOARD=icebreaker` builds it (the lite engine,
     128 KiB of SPRAM) fits the UP5K and routes near its 24 MHz.  One nextpnr run at a fixed
-    seed (the suite's time budget; `make bitstream` tries up to three seeds for 24 MHz): seeds
+    seed (the suite's time budget; `make bitstream` tries up to five seeds for 24 MHz): seeds
     1-3 gave 23.7 / 24.3 / 24.9 MHz at 93 % of the LCs when this test was written."""
     summary = build("icebreaker", out=BUILD / "smoke-icebreaker", quiet=True, nextpnr_opts="--seed 3",
                     timing_seeds=1, seeds=1)
