@@ -120,11 +120,17 @@ class ListScanner(wiring.Component):
         entry = data.View(layout(SgEntry), fetch.o.payload.data)
         too_wide = (entry.addr >> aw) != 0 if aw < 64 else Const(0)
         # entries left to take: `more` is `left != 0` kept in a register (the list's entry
-        # handshake, and the verdict logic behind it, start from flip-flops)
+        # handshake, and the verdict logic behind it, start from flip-flops).  It is set from
+        # `left` in the list's first cycle (`fresh`), not from the offer's count through the
+        # channel multiplexer: no entry of the list can arrive before its first burst is issued
         more = Signal()
+        fresh = Signal()
+        m.d.sync += fresh.eq(take)
         m.d.comb += fetch.o.ready.eq(busy & more)
         with m.If(~busy):
-            m.d.sync += more.eq(chosen.count != 0)
+            m.d.sync += more.eq(1)
+        with m.If(fresh):
+            m.d.sync += more.eq(left != 0)
         with m.If(fetch.o.valid & fetch.o.ready):
             m.d.sync += [left.eq(left - 1), acc.eq(acc + entry.len), more.eq(left != 1)]
             with m.If((fetch.o.payload.error | (entry.len == 0) | (entry.flags != 0) | too_wide) & ~bad):
