@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..sw.protocol import (CRC_RESIDUE, DUPLICATE, MAGIC, MAX_WORDS, PROTOCOL_VERSION, STATUS_WORDS,
                            SYNC_REQUEST, SYNC_RESPONSE, BridgeStatus, Kind, Nak, Op)
 from .bus import AXI4LiteSignature, Resp
-from .fifo import BlockFIFO, BufferedFIFO
+from .fifo import BlockFIFO, BufferedFIFO, registered_read
 from .formats import layout
 
 __all__ = ["Bridge", "crc32_step"]
@@ -102,16 +102,12 @@ class Bridge(wiring.Component):
         pbits = (depth - 1).bit_length() + 1            # pointers carry one wrap bit
 
         # ---- payload buffer: the receiver writes tentatively, commits on a good CRC ----
-        # the executor reads only committed words, never the one the receiver is writing: the
-        # payload needs no read-during-write logic (``no_rw_check``; Yosys honours it on an
-        # asynchronous port with its register after it, which it merges into the RAM)
-        m.submodules.payload = payload = Memory(shape=32, depth=depth, init=[],
-                                                attrs={"no_rw_check": 1})
+        m.submodules.payload = payload = Memory(shape=32, depth=depth, init=[])
         pw = payload.write_port()
-        pr_async = payload.read_port(domain="comb")
-        pr_data = Signal(32, reset_less=True)         # the word at last cycle's address
-        m.d.sync += pr_data.eq(pr_async.data)
         wp, wp_commit, rp = Signal(pbits), Signal(pbits), Signal(pbits)
+        # the word at last cycle's `rp`: the executor reads only committed words, never the one
+        # the receiver is writing, so the payload needs no read-during-write logic
+        pr_data = registered_read(m, payload, rp[:pbits - 1], name="pr_data")
         # "full" a cycle late, from registers: one word short of full (the receiver writes
         # at most a word a cycle, the executor only frees words)
         full = Signal()
@@ -316,7 +312,7 @@ class Bridge(wiring.Component):
                      status.expected_seq.eq(expected), status.irq_lines.eq(self._irq_lines),
                      status.irq_mask.eq(mask), status.irq.eq(self.irq),
                      status.crc_errors.eq(crc_errors), status.timeouts.eq(timeouts)]
-        m.d.comb += [pr_async.addr.eq(rp[:pbits - 1]), bus.awaddr.eq(c_addr), bus.araddr.eq(c_addr),
+        m.d.comb += [bus.awaddr.eq(c_addr), bus.araddr.eq(c_addr),
                      bus.wdata.eq(pr_data), bus.wstrb.eq(0xF)]
 
         def start_frame(kind, n1, nwords, resp=None, info=0):

@@ -8,17 +8,35 @@ multiplexer -- a LUT and up to three flip-flops per bit.  A FIFO never reads the
 writes in the same cycle (the word being read was written in an earlier cycle), so the
 emulation is dead logic.  Yosys's attribute for this, ``no_rw_check``, is applied only where
 Yosys itself merges a register into an asynchronous read port (``memory_dff``), never to a
-port that arrives synchronous, as Amaranth's do in RTLIL.  So :class:`BufferedFIFO` is
-:class:`~amaranth.lib.fifo.SyncFIFOBuffered` rebuilt that way: the storage's read port is
-asynchronous and its output register (enabled by the read, no reset) is ours, for Yosys to
-merge into the RAM.
+port that arrives synchronous, as Amaranth's do in RTLIL.  :func:`registered_read` reads a
+memory that way (every block RAM of this project that needs no collision logic is read
+through it), and :class:`BufferedFIFO` is :class:`~amaranth.lib.fifo.SyncFIFOBuffered`
+rebuilt on it.
 """
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo
 from amaranth.lib.memory import Memory
 
-__all__ = ["BufferedFIFO", "BlockFIFO"]
+__all__ = ["BufferedFIFO", "BlockFIFO", "registered_read"]
+
+
+def registered_read(m, memory, addr, *, en=None, name):
+    """The word at last cycle's ``addr`` of ``memory`` (at the last cycle ``en`` was high,
+    if given), in a register Yosys merges into the block RAM, without read-during-write
+    logic: ``memory`` is marked ``no_rw_check`` and read through an asynchronous port, the
+    only form in which Yosys honours the attribute.  The caller never reads a word in the
+    cycle it is written, or resolves that collision itself."""
+    memory.attrs["no_rw_check"] = 1
+    port = memory.read_port(domain="comb")
+    data = Signal(port.data.shape(), name=name, reset_less=True)
+    m.d.comb += port.addr.eq(addr)
+    if en is None:
+        m.d.sync += data.eq(port.data)
+    else:
+        with m.If(en):
+            m.d.sync += data.eq(port.data)
+    return data
 
 
 class BufferedFIFO(fifo.SyncFIFOBuffered):
@@ -43,13 +61,10 @@ class BufferedFIFO(fifo.SyncFIFOBuffered):
             self.r_level.eq(self.level),
             self.level.eq(inner_level + self.r_rdy),
         ]
-        attrs = {"no_rw_check": 1}
-        if self._ram_style:
-            attrs["ram_style"] = self._ram_style
+        attrs = {"ram_style": self._ram_style} if self._ram_style else {}
         storage = m.submodules.storage = Memory(shape=self.width, depth=inner_depth, init=[],
                                                 attrs=attrs)
         w_port = storage.write_port()
-        r_port = storage.read_port(domain="comb")
         produce = Signal(range(inner_depth))
         consume = Signal(range(inner_depth))
 
@@ -59,11 +74,7 @@ class BufferedFIFO(fifo.SyncFIFOBuffered):
             return Mux(ptr == inner_depth - 1, 0, ptr + 1)
 
         m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
-                     r_port.addr.eq(consume)]
-        out = Signal(self.width, reset_less=True)       # the RAM's output register
-        with m.If(do_inner_read):
-            m.d.sync += out.eq(r_port.data)
-        m.d.comb += self.r_data.eq(out)
+                     self.r_data.eq(registered_read(m, storage, consume, en=do_inner_read, name="out"))]
         with m.If(do_write):
             m.d.sync += produce.eq(incr(produce))
         with m.If(do_inner_read):

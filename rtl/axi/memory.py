@@ -7,7 +7,7 @@ from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In
 
 from ..bus import AXI4Signature, Resp
-from ..fifo import BufferedFIFO
+from ..fifo import BufferedFIFO, registered_read
 from .common import next_beat_address
 
 __all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY", "banked_ram"]
@@ -35,9 +35,9 @@ def banked_ram(m, *, depth, data_width, bank_words, words=()):
     bytes it writes; its other bytes are the RAM's).  A DP16KD leaves a collision between
     its two ports undefined, and for a synchronous read port Yosys emulates the Amaranth
     semantics (old data) in every bank with a delayed write and a word-wide bypass -- ~90
-    LUTs and ~160 flip-flops per bank.  So each bank's read port is asynchronous with a
-    register after it (Yosys merges it into the RAM), the banks are marked ``no_rw_check``,
-    and the collision is resolved here once for all banks: the read and write addresses are
+    LUTs and ~160 flip-flops per bank.  So the banks are read without it
+    (:func:`~sgdma.rtl.fifo.registered_read`) and the collision is resolved here once for all
+    banks: the read and write addresses are
     both registers, so whether they meet is known a cycle before the RAM's data, and the
     written bytes travel beside the read to replace the RAM's."""
     abits = max((depth - 1).bit_length(), 1)
@@ -65,19 +65,16 @@ def banked_ram(m, *, depth, data_width, bank_words, words=()):
     caught = []
     for b in range(banks):
         bank = memory.Memory(shape=dw, depth=bank_words,
-                             init=list(words[b * bank_words:(b + 1) * bank_words]),
-                             attrs={"no_rw_check": 1})
+                             init=list(words[b * bank_words:(b + 1) * bank_words]))
         m.submodules[f"bank{b}"] = bank
-        rp = bank.read_port(domain="comb")
         wp = bank.write_port(granularity=8)
         w_en = Signal(dw // 8, name=f"bank{b}_w_en")
         hit = (wport.addr[lo:] == b) if banks > 1 else 1
         m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
-        m.d.comb += [rp.addr.eq(r_addr[:lo]), wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data),
-                     wp.en.eq(w_en)]
-        ram_q = Signal(dw, name=f"bank{b}_q", reset_less=True)
+        m.d.comb += [wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data), wp.en.eq(w_en)]
+        ram_q = registered_read(m, bank, r_addr[:lo], name=f"bank{b}_q")
         out = Signal(dw, name=f"bank{b}_out", reset_less=True)
-        m.d.sync += [ram_q.eq(rp.data), out.eq(ram_q)]
+        m.d.sync += out.eq(ram_q)
         caught.append(out)
     picked = Signal(dw)
     if banks > 1:
