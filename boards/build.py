@@ -196,6 +196,39 @@ def _nextpnr(out, argv, log, extra, *, quiet):
     return run
 
 
+def drop_dangling_carry_outs(netlist):
+    """ECP5: disconnect every ``CCU2C`` carry output nothing reads, in Yosys's JSON netlist
+    (a dict; changed in place).  Yosys's carry mapping wires each chain's last ``COUT`` to the
+    adder's carry-out bit, read or not, and nextpnr feeds *any* connected chain end out to the
+    fabric through one more ``CCU2C`` -- two TRELLIS_COMB per chain: on the full SoC ~300 of
+    its ~350 chains, ~600 LUTs that compute nothing.  An unconnected ``COUT`` (``"x"``) has no
+    feed-out.  Returns how many were disconnected."""
+    dropped = 0
+    for module in netlist["modules"].values():
+        read = set()
+        for port in module.get("ports", {}).values():
+            read.update(port["bits"])
+        for cell in module["cells"].values():
+            for name, bits in cell["connections"].items():
+                if cell.get("port_directions", {}).get(name) != "output":
+                    read.update(bits)
+        for cell in module["cells"].values():
+            cout = cell["connections"].get("COUT") if cell["type"] == "CCU2C" else None
+            if cout and isinstance(cout[0], int) and cout[0] not in read:
+                cell["connections"]["COUT"] = ["x"]
+                dropped += 1
+    return dropped
+
+
+def _tidy_netlist(path):
+    """:func:`drop_dangling_carry_outs` on the netlist file Yosys wrote, before nextpnr reads it."""
+    netlist = json.loads(path.read_text())
+    dropped = drop_dangling_carry_outs(netlist)
+    if dropped:
+        path.write_text(json.dumps(netlist))
+    return dropped
+
+
 def _fmax(report_path):
     """The design clock's achieved frequency in a nextpnr report (0 when there is none)."""
     fmax = json.loads(report_path.read_text()).get("fmax", {}) if report_path.exists() else {}
@@ -203,16 +236,17 @@ def _fmax(report_path):
     return sync["achieved"] if sync else 0.0
 
 
-def _run_plan(out, name, nextpnr_opts, *, seeds, quiet, target_mhz=None, timing_seeds=1):
-    """Run the build plan's commands in ``out`` with the PyPI tools: Yosys once, then nextpnr
+def _run_plan(out, name, nextpnr_opts, *, family, seeds, quiet, target_mhz=None, timing_seeds=1):
+    """Run the build plan's commands in ``out`` with the PyPI tools: Yosys once (on ECP5 its
+    netlist tidied by :func:`drop_dangling_carry_outs`), then nextpnr
     (under a :class:`RouterWatch`, up to ``seeds`` runs), then the bitstream packer.  With
     ``timing_seeds`` > 1, a routed run below ``target_mhz`` is placed and routed again with
     the next seed, that many runs at most, and the fastest run's results are kept.  Returns
-    what each nextpnr run did."""
+    what each nextpnr run did and how many carry outputs the tidying disconnected."""
     tools = {"yosys": "YOSYS", "nextpnr-ecp5": "NEXTPNR_ECP5", "ecppack": "ECPPACK",
              "nextpnr-ice40": "NEXTPNR_ICE40", "icepack": "ICEPACK"}
     commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
-    runs = []
+    runs, tidied = [], 0
     for cmd in commands:
         exe = os.environ.get(tools.get(cmd[0], ""), cmd[0])
         if not cmd[0].startswith("nextpnr"):
@@ -220,6 +254,8 @@ def _run_plan(out, name, nextpnr_opts, *, seeds, quiet, target_mhz=None, timing_
             if res.returncode:
                 detail = (res.stderr or "")[-2000:] if quiet else ""
                 raise SystemExit(f"sgdma: {cmd[0]} failed (exit {res.returncode}) in {out}\n{detail}")
+            if cmd[0] == "yosys" and family == "ecp5":
+                tidied = _tidy_netlist(out / f"{name}.json")
             continue
         log = out / cmd[cmd.index("--log") + 1]
         results = [out / cmd[i + 1] for i, arg in enumerate(cmd) if arg in ("--asc", "--textcfg",
@@ -254,7 +290,7 @@ def _run_plan(out, name, nextpnr_opts, *, seeds, quiet, target_mhz=None, timing_
         if best is not None:        # the fastest routed run's bitstream, report and log
             for path in results:
                 shutil.move(path.with_name(path.name + ".best"), path)
-    return runs
+    return runs, tidied
 
 
 def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_opts="", seeds=3,
@@ -285,10 +321,17 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_op
     opts = "--report report.json --detailed-timing-report --timing-allow-fail"
     if spec["family"] == "ecp5":
         opts += " --router router2"
-    plan = platform.build(top, name=name, build_dir=str(out), do_build=False, nextpnr_opts=opts)
+    overrides = {}
+    if spec["family"] == "ecp5":
+        # comparisons with constants as LUT logic, not carry chains: each chain costs nextpnr
+        # two more LUTs to feed its carry in (session 19, full SoC: -180 TRELLIS_COMB)
+        overrides["synth_opts"] = "-cmp2softlogic"
+    plan = platform.build(top, name=name, build_dir=str(out), do_build=False, nextpnr_opts=opts,
+                          **overrides)
     plan.extract(str(out))
-    attempts = _run_plan(out, name, nextpnr_opts, seeds=seeds, quiet=quiet, target_mhz=target,
-                         timing_seeds=timing_seeds or spec.get("timing_seeds", 1))
+    attempts, tidied = _run_plan(out, name, nextpnr_opts, family=spec["family"], seeds=seeds,
+                                 quiet=quiet, target_mhz=target,
+                                 timing_seeds=timing_seeds or spec.get("timing_seeds", 1))
     report = json.loads((out / "report.json").read_text())
     fmax = report.get("fmax", {})
     clocks = {k: v for k, v in fmax.items()}
@@ -310,6 +353,7 @@ def build(board, *, target_mhz=None, soc=None, out=None, quiet=False, nextpnr_op
         "left_out": spec["left_out"] if soc is None else "a test configuration",
         "seconds": round(time.monotonic() - t0),
         "nextpnr_runs": attempts,
+        "carry_outs_disconnected": tidied,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     rows = failing_by_module(report, 1000 / target)

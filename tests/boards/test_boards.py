@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from sgdma.boards.build import BUILD, RouterWatch, _ff_from_yosys, build, failing_by_module
+from sgdma.boards.build import (BUILD, RouterWatch, _ff_from_yosys, build, drop_dangling_carry_outs,
+                                failing_by_module)
 from sgdma.boards.top import ecp5_pll, ice40_pll
 from sgdma.rtl.uart import divisor
 
@@ -97,6 +98,26 @@ def test_ice40_flip_flops_from_the_last_statistics(tmp_path):
     assert _ff_from_yosys(rpt) == 218 + 570 + 1141
 
 
+def test_dangling_carry_outs_are_disconnected():
+    """Only a ``CCU2C`` carry output that nothing reads loses its net: not one that chains on,
+    one a LUT reads (a comparison's result) or one that leaves the module."""
+    def ccu2c(cin, cout):
+        return {"type": "CCU2C", "port_directions": {"CIN": "input", "COUT": "output", "S0": "output"},
+                "connections": {"CIN": [cin], "COUT": [cout], "S0": [cout + 100]}}
+    netlist = {"modules": {"top": {
+        "ports": {"o": {"direction": "output", "bits": [12]}},
+        "cells": {"a": ccu2c("0", 10), "b": ccu2c(10, 11),          # b's carry out: unread
+                  "c": ccu2c("0", 20),                                # read by the LUT
+                  "d": ccu2c("1", 12),                                # a module output
+                  "lut": {"type": "LUT4", "port_directions": {"A": "input", "Z": "output"},
+                          "connections": {"A": [20], "Z": [30]}}}}}}
+    assert drop_dangling_carry_outs(netlist) == 1
+    cells = netlist["modules"]["top"]["cells"]
+    assert cells["b"]["connections"]["COUT"] == ["x"]
+    assert [cells[n]["connections"]["COUT"] for n in "acd"] == [[10], [20], [12]]
+    assert drop_dangling_carry_outs(netlist) == 0
+
+
 def test_program_without_a_board_fails_clearly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sgdma.boards.build", "program", "ulx3s"],
                           capture_output=True, text=True, env={"SGDMA_BUILD": str(tmp_path), "PATH": ""})
@@ -120,6 +141,7 @@ def test_ecp5_synthesis_and_timing_floor():
                              buffer_beats=32, max_reads=2, max_writes=2))
     print(summary)
     assert (BUILD / "smoke-ulx3s" / "sgdma_ulx3s.bit").exists()
+    assert summary["carry_outs_disconnected"] > 0, summary      # the netlist was tidied
     assert summary["fmax_mhz"] >= FMAX_FLOOR_MHZ, summary
     assert 0 < summary["lut"] <= LUT_CEILING, summary
     # where the clock goes: below the target, the report names the failing modules
