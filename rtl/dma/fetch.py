@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus import Resp
-from .common import Queue, idle_manager, issue_gate, manager_signature, reserve_count
+from .common import Queue, idle_manager, manager_signature, reserve_count
 
 __all__ = ["RecordFetcher"]
 
@@ -95,40 +95,55 @@ class RecordFetcher(wiring.Component):
         # room, and after an issue `go` is clear for a cycle anyway
         to_4k = Signal(range(4096 // rb + 1))
         m.d.comb += to_4k.eq((4096 - addr[:12]) // rb)
-        cap = Signal(range(4096 // rb + 1))
-        m.d.comb += cap.eq(Mux(to_4k < self._burst, to_4k, self._burst))
         n = Signal(range(self._burst + 1))
+        cap = Signal.like(n)
+        m.d.comb += cap.eq(Mux(to_4k < self._burst, to_4k, self._burst))
+        # (`left < cap`: the count's high bits are zero and its low bits, `n`'s width, are
+        # below `cap` -- a compare as narrow as a burst's size, not as wide as a command's)
+        few = left[:len(n)]
+        short = Signal()
+        m.d.comb += short.eq((left[len(n):] == 0) & (few < cap))
         n_next = Signal.like(n)
-        m.d.comb += n_next.eq(Mux(left < cap, left, cap))
+        m.d.comb += n_next.eq(Mux(short, few, cap))
         room = Signal(range(self._buf + 1))
         m.d.comb += room.eq((beats_total - used) // bpr)
         # hold AR until the buffer has room for the whole burst: read data is never refused
         go = Signal()
         # (the tests of both candidate sizes side by side, then the choice: no compare
         # behind the multiplexer; when `left` is the smaller it fits in `n`'s bits)
-        short = left < cap
-        few = left[:len(n)]
         m.d.sync += [n.eq(n_next),
                      go.eq(busy & Mux(short, (few != 0) & (room >= few), (cap != 0) & (room >= cap)))]
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
                        self._buf)
         m.submodules.info_q = info_q
-        valid = issue_gate(m, go & info_q.i.ready, bus.arready, self.stop, "ar")
+        # a burst goes out from registers of its own (`hold`: one is waiting for `arready`),
+        # loaded from `addr`/`n` when they are free: the address and count step (and the
+        # queue and the buffer reservation) on `load`, a decision of flip-flops, and
+        # `arready` -- a long way from the interconnect -- reaches only `hold`, not the
+        # ~50 clock enables of `addr` and `left`.  `stop` holds back the load; a burst
+        # already waiting stays (AXI: once valid, stay valid until the handshake)
+        hold = Signal()
+        ar_addr = Signal(self._aw, reset_less=True)
+        ar_len = Signal(8, reset_less=True)
+        load = Signal()
+        m.d.comb += load.eq(go & ~hold & info_q.i.ready & ~self.stop)
         m.d.comb += [
-            bus.arvalid.eq(valid),
+            bus.arvalid.eq(hold),
             bus.arid.eq(0),
-            bus.araddr.eq(addr),
-            bus.arlen.eq(n * bpr - 1),
+            bus.araddr.eq(ar_addr),
+            bus.arlen.eq(ar_len),
             bus.arsize.eq((dw // 8).bit_length() - 1),
+            info_q.i.valid.eq(load),
             info_q.i.payload.addr.eq(addr),
             info_q.i.payload.n.eq(n),
         ]
         if self._uw:
             m.d.comb += bus.aruser.eq(self.user)
-        ar_hs = bus.arvalid & bus.arready
-        m.d.comb += info_q.i.valid.eq(ar_hs)
-        with m.If(ar_hs):
-            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), go.eq(0)]
+        with m.If(load):
+            m.d.sync += [hold.eq(1), ar_addr.eq(addr), ar_len.eq(n * bpr - 1),
+                         addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), go.eq(0)]
+        with m.Elif(bus.arready):
+            m.d.sync += hold.eq(0)
 
         # -- receive -------------------------------------------------------------------------
         beat = data.StructLayout({"data": dw, "resp": 2})
@@ -140,7 +155,7 @@ class RecordFetcher(wiring.Component):
             buf.i.payload.resp.eq(bus.rresp),
         ]
         pop = buf.o.valid & buf.o.ready
-        reserve_count(m, used, n * bpr, ar_hs, pop)
+        reserve_count(m, used, n * bpr, load, pop)
 
         # -- assemble records --------------------------------------------------------------
         rec = Signal(rb * 8, reset_less=True)
@@ -183,7 +198,8 @@ class RecordFetcher(wiring.Component):
                 with m.If(first):
                     m.d.sync += [rec_addr.eq(info_q.o.payload.addr), last_idx.eq(info_q.o.payload.n - 1)]
                 with m.Else():
-                    m.d.sync += rec_addr.eq(rec_addr + rb)
+                    # (a burst never crosses 4 KiB: the step is an adder on the page offset)
+                    m.d.sync += rec_addr[:12].eq(rec_addr[:12] + rb)
                 last_of_burst = Mux(first, info_q.o.payload.n == 1, rec_in_burst == last_idx)
                 m.d.comb += info_q.o.ready.eq(first)
                 m.d.sync += rec_in_burst.eq(Mux(last_of_burst, 0, rec_in_burst + 1))
