@@ -80,12 +80,15 @@ class ByteQueue(wiring.Component):
 
         count = Signal(range(nb + 1))
         taken = self.o.valid & self.o.ready
-        take = Signal(range(nb + 1))
-        m.d.comb += take.eq(Mux(taken, count, 0))
-        after = Signal(range(2 * nb + 1))
-        m.d.comb += after.eq(level - take)
         wr = Signal(lb + 1)                      # stream position of the next incoming byte
         accept = self.i.valid & self.i.ready
+        # the level after this cycle, for each of the two handshakes: four sums formed from
+        # registers and the input's count, which the handshakes only select between (the
+        # consumer's ready is the last thing known in a cycle: no adder waits for it)
+        gone = Signal(range(2 * nb + 1))
+        m.d.comb += gone.eq(level - count)
+        level_next = Mux(taken, Mux(accept, gone + self.i.payload.count, gone),
+                         Mux(accept, level + self.i.payload.count, level))
 
         if self._pack:
             # rd is always at a word boundary: whole words leave, and after a transfer's
@@ -147,12 +150,12 @@ class ByteQueue(wiring.Component):
             m.d.comb += self.o.payload.data.eq(Cat(*placed) & Cat(
                 Mux((k >= self.offset) & (k < self.offset + self.want), 0xFF, 0) for k in range(nb)))
             with m.If(taken):
-                m.d.sync += rd.eq(rd + take)
+                m.d.sync += rd.eq(rd + count)
 
         with m.If(self.clear):
             m.d.sync += [rd.eq(0), level.eq(0), hold_end.eq(0)]
         with m.Else():
-            m.d.sync += level.eq(after + Mux(accept, self.i.payload.count, 0))
+            m.d.sync += level.eq(level_next)
             with m.If(accept & self.i.payload.last):
                 m.d.sync += hold_end.eq(1)
             if self._pack:

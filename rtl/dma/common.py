@@ -81,7 +81,10 @@ class Queue(wiring.Component):
         only moves the pointer -- neither handshake reaches the storage's write enables, and
         the pointers and the level step by selecting sums formed from registers."""
         depth = self._depth
-        storage = m.submodules.storage = memory.Memory(shape=width, depth=depth, init=[])
+        # two words: flip-flops and a 2:1 multiplexer per bit (~1 LUT a bit) beat a LUT RAM
+        # cell per 4 bits that holds 16 words (6 LUTs on ECP5, with its write port)
+        attrs = {"ram_style": "logic"} if depth <= 2 else {}
+        storage = m.submodules.storage = memory.Memory(shape=width, depth=depth, init=[], attrs=attrs)
         wp = storage.write_port()
         rp = storage.read_port(domain="comb")
         w_ptr = Signal(range(depth))

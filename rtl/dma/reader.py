@@ -163,8 +163,9 @@ class Reader(wiring.Component):
             info_q.o.ready.eq(beat & bus.rlast),
         ]
         with m.If(beat):
-            m.d.sync += [first.eq(bus.rlast), rem.eq(cur_rem - count),
-                         beat_addr.eq((cur_addr & ~(nb - 1)) + nb)]
+            # (a burst never crosses 4 KiB: the next beat's address steps in the page offset)
+            m.d.sync += [first.eq(bus.rlast), rem.eq(cur_rem - count), beat_addr.eq(cur_addr),
+                         beat_addr[:12].eq((cur_addr[:12] & ~(nb - 1)) + nb)]
         # the first error of the earliest failing descriptor wins; bytes of descriptors
         # before it still count (they may arrive after an SG-list error of a later
         # descriptor was reported).  A failed beat is staged in registers (`r_bad`) and
