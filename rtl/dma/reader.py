@@ -150,9 +150,6 @@ class Reader(wiring.Component):
         count = Signal(range(nb + 1))
         m.d.comb += count.eq(Mux(cur_rem < nb - offset, cur_rem, nb - offset))
         beat = bus.rvalid    # rready is always 1
-        good = Signal()      # a beat whose bytes count (no error at or before its descriptor)
-        add = Signal(range(nb + 1))
-        xend = Signal()
         m.d.comb += [
             bus.rready.eq(1),
             buf.i.valid.eq(beat),
@@ -168,23 +165,33 @@ class Reader(wiring.Component):
                          beat_addr[:12].eq((cur_addr[:12] & ~(nb - 1)) + nb)]
         # the first error of the earliest failing descriptor wins; bytes of descriptors
         # before it still count (they may arrive after an SG-list error of a later
-        # descriptor was reported).  A failed beat is staged in registers (`r_bad`) and
-        # weighed against the error on record in the next cycle, so the response and the
-        # info queue's output do not reach the error's ~70 flip-flops; meanwhile no beat of
-        # its descriptor or a later one counts
+        # descriptor was reported).  A failed beat is staged in registers and weighed against
+        # the error on record in the next cycle, so the response and the info queue's output
+        # do not reach the error's ~70 flip-flops
         err = self.error
-        r_bad, r_tag = staged_error(
+        staged_error(
             m, err, beat & (bus.rresp != Resp.OKAY),
             Mux(bus.rresp == Resp.DECERR, ErrorCode.READ_DECERR, ErrorCode.READ_SLVERR), cur_addr,
             info.tag, lambda seq: ~later_or_same(seq, err.tag.seq))
-        with m.If(beat & (bus.rresp == Resp.OKAY) &
-                  (~err.valid | ~later_or_same(info.tag.seq, err.tag.seq)) &
-                  (~r_bad | ~later_or_same(info.tag.seq, r_tag.seq))):
-            m.d.comb += good.eq(1)
-        # the counts step a cycle after the beat, from registers: no adder behind the beat's
-        # shaping (the writer's view of them is an underestimate anyway)
-        m.d.sync += [add.eq(Mux(good, count, 0)), xend.eq(good & info.last & bus.rlast),
-                     self.arrived.eq(self.arrived + add), self.xfers.eq(self.xfers + xend)]
+        # whether a good beat's bytes count is decided a cycle later, from registers: the beat
+        # (its byte count, descriptor, whether it ends the transfer) is staged, and counts
+        # unless an error at or before its descriptor is on record or staged by then.  The
+        # sequence-number compares start from flip-flops, not from the info queue's LUT RAM
+        # and the R channel; the counts only run a cycle later (the writer's view of them is
+        # an underestimate anyway), and a beat of a descriptor an error is reported for in
+        # that cycle does not count (its descriptor fails: its bytes are never written)
+        s_ok = Signal()
+        s_count = Signal(range(nb + 1), reset_less=True)
+        s_seq = Signal(SEQ_BITS, reset_less=True)
+        s_end = Signal(reset_less=True)
+        m.d.sync += [s_ok.eq(beat & (bus.rresp == Resp.OKAY)), s_count.eq(count), s_seq.eq(info.tag.seq),
+                     s_end.eq(info.last & bus.rlast)]
+        # (a failed beat before the staged one is on record by now: `staged_error` records it
+        # two cycles after it arrived)
+        good = Signal()      # the staged beat's bytes count
+        m.d.comb += good.eq(s_ok & (~err.valid | ~later_or_same(s_seq, err.tag.seq)))
+        m.d.sync += [self.arrived.eq(self.arrived + Mux(good, s_count, 0)),
+                     self.xfers.eq(self.xfers + (good & s_end))]
 
         # -- pack ------------------------------------------------------------------------------
         m.submodules.pack = pack = ByteQueue(data_width=dw, pack=True)
