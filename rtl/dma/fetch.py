@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..axi.slice import half_skid
 from ..bus import Resp
 from .common import Queue, idle_manager, manager_signature, reserve_count
 
@@ -116,22 +117,23 @@ class RecordFetcher(wiring.Component):
         info_q = Queue(data.StructLayout({"addr": self._aw, "n": range(self._burst + 1)}),
                        self._buf)
         m.submodules.info_q = info_q
-        # a burst goes out from registers of its own (`hold`: one is waiting for `arready`),
-        # loaded from `addr`/`n` when they are free: the address and count step (and the
-        # queue and the buffer reservation) on `load`, a decision of flip-flops, and
-        # `arready` -- a long way from the interconnect -- reaches only `hold`, not the
-        # ~50 clock enables of `addr` and `left`.  `stop` holds back the load; a burst
-        # already waiting stays (AXI: once valid, stay valid until the handshake)
-        hold = Signal()
-        ar_addr = Signal(self._aw, reset_less=True)
-        ar_len = Signal(8, reset_less=True)
-        load = Signal()
-        m.d.comb += load.eq(go & ~hold & info_q.i.ready & ~self.stop)
+        # a burst goes out from registers of its own (a `half_skid`: one burst waits for
+        # `arready`), taken from `addr`/`n` when they are free: the address and count step
+        # (and the queue and the buffer reservation) on `load`, a decision of flip-flops, and
+        # `arready` -- a long way from the interconnect -- reaches only the register's flag,
+        # not the ~50 clock enables of `addr` and `left`.  `stop` holds back the load; a
+        # burst already waiting stays (AXI: once valid, stay valid until the handshake)
+        offer, free = Signal(), Signal()
+        ar = Signal(data.StructLayout({"addr": self._aw, "len": 8}))
+        m.d.comb += [offer.eq(go & info_q.i.ready & ~self.stop),
+                     ar.addr.eq(addr), ar.len.eq(n * bpr - 1)]
+        ar_out = Signal.like(ar)
+        half_skid(m, "ar", offer, free, ar.as_value(), bus.arvalid, bus.arready, ar_out.as_value())
+        load = offer & free
         m.d.comb += [
-            bus.arvalid.eq(hold),
             bus.arid.eq(0),
-            bus.araddr.eq(ar_addr),
-            bus.arlen.eq(ar_len),
+            bus.araddr.eq(ar_out.addr),
+            bus.arlen.eq(ar_out.len),
             bus.arsize.eq((dw // 8).bit_length() - 1),
             info_q.i.valid.eq(load),
             info_q.i.payload.addr.eq(addr),
@@ -140,10 +142,7 @@ class RecordFetcher(wiring.Component):
         if self._uw:
             m.d.comb += bus.aruser.eq(self.user)
         with m.If(load):
-            m.d.sync += [hold.eq(1), ar_addr.eq(addr), ar_len.eq(n * bpr - 1),
-                         addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), go.eq(0)]
-        with m.Elif(bus.arready):
-            m.d.sync += hold.eq(0)
+            m.d.sync += [addr.eq(addr + n * rb), left.eq(left - n), busy.eq(left != n), go.eq(0)]
 
         # -- receive -------------------------------------------------------------------------
         beat = data.StructLayout({"data": dw, "resp": 2})

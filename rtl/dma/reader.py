@@ -177,8 +177,8 @@ class Reader(wiring.Component):
         # (its byte count, descriptor, whether it ends the transfer) is staged, and counts
         # unless an error at or before its descriptor is on record or staged by then.  The
         # sequence-number compares start from flip-flops, not from the info queue's LUT RAM
-        # and the R channel; the counts only run a cycle later (the writer's view of them is
-        # an underestimate anyway), and a beat of a descriptor an error is reported for in
+        # and the R channel.  The counts keep their latency (the staging takes the cycle the
+        # old registered increment took); a beat of a descriptor an error is reported for in
         # that cycle does not count (its descriptor fails: its bytes are never written)
         s_ok = Signal()
         s_count = Signal(range(nb + 1), reset_less=True)
