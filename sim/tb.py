@@ -106,24 +106,29 @@ class MemoryBackdoor:
 
 class BankedBackdoor(MemoryBackdoor):
     """The backdoor of an ``AXI4Memory(storage="amaranth")`` (``handle`` is the memory
-    itself): its words live in banks ``bank0``, ``bank1``... of ``bank_words`` words each
-    (the memory's; default :data:`~sgdma.rtl.axi.memory.BANK_WORDS`)."""
+    itself): its words live in banks of ``bank_words`` words each (the memory's; default
+    :data:`~sgdma.rtl.axi.memory.BANK_WORDS`), a bank's bits in groups of
+    :data:`~sgdma.rtl.axi.memory.GROUP_BITS` (``bank0_0``, ``bank0_1``...)."""
 
     def __init__(self, handle, word_bytes, size, bank_words=None):
-        from ..rtl.axi.memory import BANK_WORDS
+        from ..rtl.axi.memory import BANK_WORDS, GROUP_BITS
         super().__init__(None, word_bytes, size)
         self.memory = handle
         self.bank_words = min(size // word_bytes, bank_words or BANK_WORDS)
+        self.group_bits = min(GROUP_BITS, 8 * word_bytes)
+        self.groups = 8 * word_bytes // self.group_bits
 
-    def _cell(self, i):
+    def _cells(self, i):
         bank, j = divmod(i, self.bank_words)
-        return getattr(self.memory, f"bank{bank}")[j]
+        return [getattr(self.memory, f"bank{bank}_{g}")[j] for g in range(self.groups)]
 
     def _word(self, i):
-        return int(self._cell(i).value)
+        return sum(int(c.value) << g * self.group_bits for g, c in enumerate(self._cells(i)))
 
     def _set_word(self, i, value):
-        self._cell(i).value = Immediate(value)
+        mask = (1 << self.group_bits) - 1
+        for g, c in enumerate(self._cells(i)):
+            c.value = Immediate(value >> g * self.group_bits & mask)
 
 
 class SpramBackdoor(MemoryBackdoor):

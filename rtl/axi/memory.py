@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace as _Port
 
-from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In
 
@@ -10,26 +10,34 @@ from ..bus import AXI4Signature, Resp
 from ..fifo import BufferedFIFO, registered_read
 from .common import next_beat_address
 
-__all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY", "banked_ram"]
+__all__ = ["AXI4Memory", "BANK_WORDS", "BANKED_READ_LATENCY", "GROUP_BITS", "banked_ram"]
 
 #: Words per block-RAM bank of ``storage="amaranth"`` (an ECP5 DP16KD holds 16K x 1 bit: a
 #: bank is one column of them, one per data bit, so a bank's read data needs no multiplexer)
 BANK_WORDS = 16384
+#: Bits of a bank with their own copy of the address registers in ``storage="amaranth"``
+#: (16 DP16KDs on an ECP5: see :func:`banked_ram`)
+GROUP_BITS = 16
 #: Cycles from a read's issue to its data in ``storage="amaranth"``: the address register,
 #: the RAM, the bank's output register
 BANKED_READ_LATENCY = 3
 
 
-def banked_ram(m, *, depth, data_width, bank_words, words=()):
+def banked_ram(m, *, depth, data_width, bank_words, words=(), group_bits=GROUP_BITS):
     """A read port and a write port (``SimpleNamespace(addr, en, data)``) onto ``depth``
-    words of ``data_width`` bits in ``m``: banks of ``bank_words`` words (one Amaranth
-    ``Memory`` each, submodules ``bank0``, ``bank1``...; ``words`` their initial contents),
-    pipelined so that no logic sits between a register and a RAM pin however far apart
-    placement spreads the banks: the write port's address, data and enables are registers (a
-    write lands a cycle after its beat); a read's address is a register, each bank's output
-    is caught in a register beside it, and the bank is chosen from those.  The banks read
-    every cycle (``rport.en`` is not needed): read data is valid
-    :data:`BANKED_READ_LATENCY` cycles after its address.
+    words of ``data_width`` bits in ``m``: banks of ``bank_words`` words, each bank a row of
+    Amaranth ``Memory`` groups of ``group_bits`` bits side by side (submodules ``bank0_0``,
+    ``bank0_1``...; ``words`` their initial contents), pipelined so that no logic sits between
+    a register and a RAM pin however far apart placement spreads the banks: the write port's
+    address, data and enables are registers (a write lands a cycle after its beat); a read's
+    address is a register, each bank's output is caught in a register beside it, and the bank
+    is chosen from those.  The banks read every cycle (``rport.en`` is not needed): read data
+    is valid :data:`BANKED_READ_LATENCY` cycles after its address.
+
+    Every group has its own copies of the read and write address registers: an ECP5 DP16KD
+    holds 16K x 1 bit, so one address register for a whole memory drives every block RAM's
+    address pins -- 128 on the full SoC's 256 KiB, a net across the FPGA (17.6 ns routed); a
+    group's copy drives ``group_bits`` DP16KDs of a bank.
 
     A read and a write of the same word in the same cycle: the read sees the write (the
     bytes it writes; its other bytes are the RAM's).  A DP16KD leaves a collision between
@@ -42,11 +50,16 @@ def banked_ram(m, *, depth, data_width, bank_words, words=()):
     written bytes travel beside the read to replace the RAM's."""
     abits = max((depth - 1).bit_length(), 1)
     dw = data_width
+    if not isinstance(group_bits, int) or group_bits < 8 or group_bits % 8 or dw % group_bits:
+        raise ValueError(f"group_bits must be a multiple of 8 dividing data_width {dw}, "
+                         f"not {group_bits!r}")
     rport = _Port(addr=Signal(abits), en=Signal(), data=Signal(dw))
     wport = _Port(addr=Signal(abits), en=Signal(dw // 8), data=Signal(dw))
     bank_words = min(depth, bank_words)
     banks = depth // bank_words
+    groups = dw // group_bits
     lo = (bank_words - 1).bit_length()
+    # the whole addresses: the bank a read picks, and whether a read meets a write
     r_addr = Signal(abits, reset_less=True)
     w_addr = Signal(abits, reset_less=True)
     w_data = Signal(dw, reset_less=True)
@@ -63,18 +76,34 @@ def banked_ram(m, *, depth, data_width, bank_words, words=()):
     m.d.sync += [met[0].eq(Mux(r_addr == w_addr, w_bytes, 0)), met_data[0].eq(w_data),
                  met[1].eq(met[0]), met_data[1].eq(met_data[0])]
     caught = []
+    gb = group_bits // 8
     for b in range(banks):
-        bank = memory.Memory(shape=dw, depth=bank_words,
-                             init=list(words[b * bank_words:(b + 1) * bank_words]))
-        m.submodules[f"bank{b}"] = bank
-        wp = bank.write_port(granularity=8)
         w_en = Signal(dw // 8, name=f"bank{b}_w_en")
         hit = (wport.addr[lo:] == b) if banks > 1 else 1
         m.d.sync += w_en.eq(Mux(hit, wport.en, 0))
-        m.d.comb += [wp.addr.eq(w_addr[:lo]), wp.data.eq(w_data), wp.en.eq(w_en)]
-        ram_q = registered_read(m, bank, r_addr[:lo], name=f"bank{b}_q")
+        outs = []
+        for g in range(groups):
+            name = f"bank{b}_{g}"
+            g_raddr = Signal(lo, name=f"{name}_r_addr", reset_less=True)
+            g_waddr = Signal(lo, name=f"{name}_w_addr", reset_less=True)
+            g_en = w_en[g * gb]
+            m.d.sync += [g_raddr.eq(rport.addr[:lo]), g_waddr.eq(wport.addr[:lo])]
+            # a reset term of the group's own keeps synthesis from merging the copies (Yosys
+            # merges them despite distinct initial values).  Harmless: an address needs no
+            # reset, and the write enable it takes is cleared by the same reset
+            with m.If(ResetSignal(allow_reset_less=True) & g_en):
+                m.d.sync += [g_raddr.eq(0), g_waddr.eq(0)]
+            bits = slice(g * group_bits, (g + 1) * group_bits)
+            bank = memory.Memory(shape=group_bits, depth=bank_words,
+                                 init=[w >> g * group_bits & ((1 << group_bits) - 1)
+                                       for w in words[b * bank_words:(b + 1) * bank_words]])
+            m.submodules[name] = bank
+            wp = bank.write_port(granularity=8)
+            m.d.comb += [wp.addr.eq(g_waddr), wp.data.eq(w_data[bits]),
+                         wp.en.eq(w_en[g * gb:(g + 1) * gb])]
+            outs.append(registered_read(m, bank, g_raddr, name=f"{name}_q"))
         out = Signal(dw, name=f"bank{b}_out", reset_less=True)
-        m.d.sync += out.eq(ram_q)
+        m.d.sync += out.eq(Cat(*outs))
         caught.append(out)
     picked = Signal(dw)
     if banks > 1:
@@ -241,7 +270,8 @@ class AXI4Memory(wiring.Component):
         queued = self._storage == "amaranth"
         if queued:
             rport, wport = banked_ram(m, depth=depth, data_width=self._data_width,
-                                      bank_words=self._bank_words, words=words)
+                                      bank_words=self._bank_words, words=words,
+                                      group_bits=min(GROUP_BITS, self._data_width))
         elif self._storage == "ice40_spram":
             # reads and writes take turns, a cycle each: the RAMs' address is selected by a
             # register, not by whether a write beat is arriving
