@@ -9,6 +9,12 @@ Routing on a spread-out design is worse than that, so the numbers run ~15 % abov
 nextpnr's routed ones, but they rank the paths the same way: the modules whose endpoints
 would miss the target, each with its worst path traced back to the register it starts at.
 Minutes instead of the half hour of a full ECP5 place and route.
+
+``--routed build/<board>/report.json`` ranks the endpoints by what nextpnr measured on the
+routed design instead (its ``--report`` with ``--detailed-timing-report``, which every board
+build writes, has every register and RAM input's arrival time, not the times inside a path):
+every endpoint over the target, by module, each module's worst traced back to its register
+with the estimates -- not only the one critical path nextpnr prints.
 """
 
 import argparse
@@ -17,7 +23,7 @@ import json
 import math
 import sys
 
-__all__ = ["Paths"]
+__all__ = ["Paths", "RoutedPaths"]
 
 _CELL_DELAY = {"LUT4": 0.45, "PFUMX": 0.3, "L6MUX21": 0.3, "TRELLIS_DPR16X4": 1.5}
 _SOURCE_DELAY = {"TRELLIS_FF": 0.5, "DP16KD": 3.5}
@@ -125,17 +131,49 @@ class Paths:
         return sorted(rows, key=lambda r: -r[2])
 
 
+class RoutedPaths(Paths):
+    """:class:`Paths` ranked by what nextpnr measured: the endpoints' routed arrival times
+    from its detailed timing report (``report``), each traced back through ``netlist`` with
+    the estimates (the report has no times inside a path)."""
+
+    def __init__(self, netlist, report):
+        super().__init__(netlist)
+        self._arrival = {}      # (cell, port) -> routed arrival, ns
+        for net in report["detailed_net_timings"]:
+            for ep in net["endpoints"]:
+                pin = (ep["cell"].lstrip("\\"), ep["port"])
+                self._arrival[pin] = max(self._arrival.get(pin, 0.0), ep["delay"][-1])
+
+    def endpoints(self):
+        out = []
+        for (name, port), t in self._arrival.items():
+            cell = self.cells.get(name)
+            # (nextpnr names a flip-flop's data input M when no LUT of its slice feeds it)
+            bits = cell and cell["connections"].get("DI" if port == "M" else port)
+            if bits and not isinstance(bits[0], str):
+                out.append((t, name, port, bits[0]))
+        return sorted(out, reverse=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m sgdma.boards.paths", description=__doc__.split("\n\n")[0])
     ap.add_argument("netlist", help="Yosys JSON (e.g. build/ulx3s/sgdma_ulx3s.json)")
     ap.add_argument("--mhz", type=float, default=75.0, help="target clock (default 75)")
     ap.add_argument("--depth", type=int, default=5, help="hierarchy levels per module")
     ap.add_argument("--trace", type=int, default=12, help="cells of each worst path shown")
+    ap.add_argument("--routed", metavar="REPORT",
+                    help="nextpnr's report.json of the same netlist: routed arrival times")
     args = ap.parse_args(argv)
     with open(args.netlist) as f:
-        paths = Paths(json.load(f))
+        netlist = json.load(f)
+    if args.routed:
+        with open(args.routed) as f:
+            paths = RoutedPaths(netlist, json.load(f))
+    else:
+        paths = Paths(netlist)
     period = 1000 / args.mhz
-    print(f"endpoints estimated over {period:.2f} ns, by module: count, worst ns, worst pin")
+    kind = "routed" if args.routed else "estimated"
+    print(f"endpoints {kind} over {period:.2f} ns, by module: count, worst ns, worst pin")
     for module, n, worst, pin, bit in paths.failing(period, args.depth):
         print(f"{n:6} {worst:6.2f}  {module}  <- {pin}")
         for t, cell in paths.trace(bit)[:args.trace]:
