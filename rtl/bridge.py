@@ -70,7 +70,7 @@ class Bridge(wiring.Component):
     rx : In(stream.Signature(8)) — request bytes from the host.
     tx : Out(stream.Signature(8)) — response bytes to the host.
     bus : Out(AXI4LiteSignature(addr_width, 32)).
-    irq : In(irq_lines).
+    irq : In(irq_lines) — interrupt lines, sampled into a register (a change is seen a cycle later).
     busy : Out(1) — a frame is being received, executed or sent (or an IRQ frame is due).
     """
 
@@ -297,7 +297,12 @@ class Bridge(wiring.Component):
         expected = Signal(8)
         mask = Signal(self._irq_lines)
         reported = Signal(self._irq_lines)
-        masked = self.irq & mask
+        # the interrupt lines through a register: an engine's lines are logic over its
+        # registers, and the executor's first decision (report an IRQ, or take a command)
+        # starts from flip-flops, not from the far side of the engine's register bank
+        irq = Signal(self._irq_lines)
+        m.d.sync += irq.eq(self.irq)
+        masked = irq & mask
         cache_resp = Signal(2 * 4)   # response cache of the last four sequenced WRITEs,
         cache_info = Signal(8 * 4)   # by seq mod 4 (a host keeps at most two in flight)
         x_left = Signal(range(MAX_WORDS + 1))
@@ -310,7 +315,7 @@ class Bridge(wiring.Component):
         status = Signal(layout(BridgeStatus))
         m.d.comb += [status.magic.eq(MAGIC), status.version.eq(PROTOCOL_VERSION),
                      status.expected_seq.eq(expected), status.irq_lines.eq(self._irq_lines),
-                     status.irq_mask.eq(mask), status.irq.eq(self.irq),
+                     status.irq_mask.eq(mask), status.irq.eq(irq),
                      status.crc_errors.eq(crc_errors), status.timeouts.eq(timeouts)]
         m.d.comb += [bus.awaddr.eq(c_addr), bus.araddr.eq(c_addr),
                      bus.wdata.eq(pr_data), bus.wstrb.eq(0xF)]
@@ -440,6 +445,6 @@ class Bridge(wiring.Component):
 
         # (FIFO levels, not r_rdy: a buffered FIFO's output lags its input by a cycle)
         m.d.comb += self.busy.eq(~hunting | ~exec_fsm.ongoing("IDLE") | (cmd_q.level != 0) | ~f_idle |
-                                 t_valid | (tx_q.level != 0) | (masked != reported) |
+                                 t_valid | (tx_q.level != 0) | (masked != reported) | (irq != self.irq) |
                                  (rp != wp_commit))
         return m
