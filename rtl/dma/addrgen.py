@@ -55,7 +55,7 @@ class AddressGenerator(wiring.Component):
     cmd : In(stream.Signature(GenCommand))
     o : Out(stream.Signature({frag: Fragment, tag}))
     bus : Out(AXI4Signature) — SG-list reads, ``AxUSER`` = the command's channel.
-    stop : In — see :class:`RecordFetcher`.
+    stop : In — holds back the list's bursts, a cycle later (:class:`RecordFetcher`, ``registered_stop``).
     error : Out({valid, resp, invalid, addr, tag}) — sticky until reset.
     """
 
@@ -75,7 +75,10 @@ class AddressGenerator(wiring.Component):
         aw = self._aw
         m.submodules.fetch = fetch = RecordFetcher(
             record_bytes=16, addr_width=aw, data_width=self._dw, user_width=self._uw,
-            buffer_records=self._sgbuf, burst_records=self._sgbuf)
+            buffer_records=self._sgbuf, burst_records=self._sgbuf,
+            # (`stop` is the mover's hold-back rule: its error register and a sequence
+            # compare, a long way off; the mover's reset waits a cycle longer for it)
+            registered_stop=True)
         wiring.connect(m, wiring.flipped(self.bus), fetch.bus)
         m.d.comb += fetch.stop.eq(self.stop)
 

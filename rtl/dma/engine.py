@@ -211,12 +211,17 @@ class Engine(wiring.Component):
         m.d.sync += ready.eq(Cat(ch.ready for ch in chans))
         all_ready = Signal()
         m.d.comb += all_ready.eq(closing & ready.all())
-        frozen = Signal(range(5))       # cycles every channel has been ready, up to 4
-        m.d.sync += frozen.eq(Mux(all_ready & ~mover_reset, Mux(frozen == 4, 4, frozen + 1), 0))
+        # the freeze's length: `stop` reaches the mover's issue gates a cycle after it rises
+        # (the mover's register), its SG-list fetchers' a cycle later still (theirs); the
+        # last burst they let go is offered a cycle later, passes the mover's port slice, and
+        # `idle` (a register) sees it the cycle after: 5 cycles from the freeze's first
+        freeze = 5
+        frozen = Signal(range(freeze + 1))      # cycles every channel has been ready, up to `freeze`
+        m.d.sync += frozen.eq(Mux(all_ready & ~mover_reset, Mux(frozen == freeze, freeze, frozen + 1), 0))
         # a stop would keep an error's earlier descriptors from finishing: the error wins,
         # until every channel is ready
         m.d.comb += mover.stop.eq((stop_req & ~err.valid) | (frozen != 0))
-        m.d.sync += mover_reset.eq(all_ready & (frozen == 4) & mover.idle & ~mover_reset)
+        m.d.sync += mover_reset.eq(all_ready & (frozen == freeze) & mover.idle & ~mover_reset)
         for ch in chans:
             m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
                          ch.mover_idle.eq(mover.idle)]

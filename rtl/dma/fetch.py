@@ -29,6 +29,11 @@ class RecordFetcher(wiring.Component):
         Records per burst at most.
     count_width : int
         Width of a command's ``count`` (a ring's fetch needs 17 bits, an SG list 32).
+    registered_stop : bool
+        ``stop`` passes a register first (it holds back bursts a cycle later): for a
+        fetcher whose ``stop`` is decided far away (the mover's error), so that it is not
+        a path into the ~50 clock enables of the burst registers.  Its owner allows for
+        the cycle.
 
     Members
     -------
@@ -37,18 +42,19 @@ class RecordFetcher(wiring.Component):
     o : Out(stream.Signature({data, error, resp, addr}))
     bus : Out(AXI4Signature) — the manager port (reads only, ``rready`` always 1).
     stop : In(1)
-        Hold back new bursts (outstanding ones complete).
+        Hold back new bursts (outstanding ones complete; a burst already offered stays).
     user : In(user_width)
         ``aruser`` of every burst (the requester's device ID).
     """
 
     def __init__(self, *, record_bytes, addr_width=32, data_width=64, user_width=0,
-                 buffer_records=4, burst_records=4, count_width=32):
+                 buffer_records=4, burst_records=4, count_width=32, registered_stop=False):
         if record_bytes not in (16, 32, 64):
             raise ValueError(f"record_bytes must be 16, 32 or 64, not {record_bytes!r}")
         if not isinstance(count_width, int) or not 1 <= count_width <= 32:
             raise ValueError(f"count_width must be an integer in 1..32, not {count_width!r}")
         self._rb, self._aw, self._dw = record_bytes, addr_width, data_width
+        self._registered_stop = bool(registered_stop)
         self._bpr = max(1, record_bytes * 8 // data_width)
         if record_bytes * 8 < data_width:
             raise ValueError(f"records of {record_bytes} bytes need a bus of at most {record_bytes * 8} "
@@ -125,7 +131,11 @@ class RecordFetcher(wiring.Component):
         # burst already waiting stays (AXI: once valid, stay valid until the handshake)
         offer, free = Signal(), Signal()
         ar = Signal(data.StructLayout({"addr": self._aw, "len": 8}))
-        m.d.comb += [offer.eq(go & info_q.i.ready & ~self.stop),
+        stop = self.stop
+        if self._registered_stop:
+            stop = Signal()
+            m.d.sync += stop.eq(self.stop)
+        m.d.comb += [offer.eq(go & info_q.i.ready & ~stop),
                      ar.addr.eq(addr), ar.len.eq(n * bpr - 1)]
         ar_out = Signal.like(ar)
         half_skid(m, "ar", offer, free, ar.as_value(), bus.arvalid, bus.arready, ar_out.as_value())

@@ -3,6 +3,7 @@ against a memory model with random AR and R stalls, every record checked in orde
 
 import random
 
+import pytest
 from amaranth.sim import Simulator
 
 from sgdma.rtl.dma.fetch import RecordFetcher
@@ -14,10 +15,14 @@ def beat_data(addr):
     return (addr * 0x9E3779B97F4A7C15) & (1 << 64) - 1
 
 
-def test_record_fetcher_commands_of_any_size_including_none():
+@pytest.mark.parametrize("registered_stop", [False, True])
+def test_record_fetcher_commands_of_any_size_including_none(registered_stop):
+    """... and ``stop`` raised in random stretches: no burst is offered that was loaded
+    while it held (a cycle after it rose, with ``registered_stop``)."""
     seed = harness.seed_from_env()
     rng = random.Random(seed)
-    dut = RecordFetcher(record_bytes=16, buffer_records=8, burst_records=8, count_width=17)
+    dut = RecordFetcher(record_bytes=16, buffer_records=8, burst_records=8, count_width=17,
+                        registered_stop=registered_stop)
     # commands: some empty, some crossing a 4 KiB page, back to back
     cmds = []
     for _ in range(40):
@@ -26,13 +31,22 @@ def test_record_fetcher_commands_of_any_size_including_none():
         cmds.append((addr, count))
     want = [a + 16 * k for a, n in cmds for k in range(n)]
     got = []
-    stats = {"bursts": 0, "beats": 0}
+    stats = {"bursts": 0, "beats": 0, "held": 0}
+    # a burst first offered in cycle c was loaded in c - 1, where the fetcher saw the stop
+    # of c - 1 (or, through its register, of c - 2)
+    lag = 2 if registered_stop else 1
 
     async def bench(ctx):
         bursts = []                 # [address of the next beat, beats left]
         pending = list(cmds)
         offered = None              # the burst offered and not yet taken
+        stops = [0, 0]              # `stop` in the cycles so far
         for _ in range(12000):
+            # stop, in stretches of ~8 cycles a fifth of the time
+            stop = stops[-1] ^ (rng.random() < (0.12 if stops[-1] else 0.03))
+            ctx.set(dut.stop, stop)
+            stops.append(stop)
+            stats["held"] += stop
             # command port
             if pending:
                 ctx.set(dut.cmd.valid, 1)
@@ -65,6 +79,9 @@ def test_record_fetcher_commands_of_any_size_including_none():
             if ctx.get(dut.bus.arvalid):
                 addr, length = ctx.get(dut.bus.araddr), ctx.get(dut.bus.arlen) + 1
                 assert offered in (None, (addr, length)), (offered, hex(addr), length, seed)
+                if offered is None:
+                    assert not stops[-1 - lag], \
+                        f"burst at {addr:#x} loaded while stop held (seed {seed})"
                 offered = None if ar_ready else (addr, length)
                 if ar_ready:
                     assert addr >> 12 == (addr + 8 * length - 1) >> 12, \
