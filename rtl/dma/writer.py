@@ -146,8 +146,11 @@ class Writer(wiring.Component):
                                                  user_width=self._uw, max_beats=self._max_beats)
 
         # -- commands --------------------------------------------------------------------------
-        # per transfer: is it a FILL (its bytes need no reader), in issue order
-        m.submodules.kind_q = kind_q = Queue(1, 4)
+        # per transfer: is it a FILL (its bytes need no reader), in issue order.  Buffered:
+        # the flag the issue test looks at is a register (a transfer's first burst reaches
+        # the splitter's output cycles after its command, so the queue's two cycles cost
+        # nothing)
+        m.submodules.kind_q = kind_q = Queue(1, 4, buffered=True)
         c = self.cmd.payload
         fence_ok = ~c.fence | (self.done_seq[c.gen.tag.ch] == c.gen.tag.lseq)
         go = self.cmd.valid & ~c.poison & fence_ok & ~held(c.gen.tag) & ~err.valid
