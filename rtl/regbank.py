@@ -212,14 +212,20 @@ class RegisterBank(wiring.Component):
 
         # each block's word (zero when it holds no register there), then their OR.  A block
         # whose base is aligned to its size picks by the word's offset within it (a
-        # multiplexer on the low address bits) and qualifies with one compare of the high bits
+        # multiplexer on the low address bits) and qualifies with one compare of the high bits,
+        # made as the address is taken (`r_block`, a register per block: the compare is not
+        # a path from `r_word` into every block's 32 resets)
         picks = []
         for (name, index, base, size), entries in block_words.items():
-            pick = Signal(32, name=f"{name}{'' if index is None else index}_rpick", reset_less=True)
+            block_name = f"{name}{'' if index is None else index}"
+            pick = Signal(32, name=f"{block_name}_rpick", reset_less=True)
             lo = (size.bit_length() - 1) - 2 if base % size == 0 else len(r_word)
+            r_block = Signal(name=f"{block_name}_rblock", reset_less=True)
+            with m.If(bus.arvalid & bus.arready):
+                m.d.sync += r_block.eq((bus.araddr[2:] >> lo) == (base >> 2 >> lo))
             with m.If(r_pend):
                 m.d.sync += pick.eq(0)
-                with m.If((r_word >> lo) == (base >> 2 >> lo)):
+                with m.If(r_block):
                     with m.Switch(r_word[:lo]):
                         for wd, v in entries:
                             with m.Case(wd % (1 << lo)):
