@@ -72,7 +72,7 @@ def interrupts(m, regs, event_done, raise_error, irq, *, registered_thresholds=F
     """A channel's interrupt: ``event_done`` (an IRQ-flagged completion) is coalesced --
     ``irq_status.done`` after ``coalesce.count`` of them or ``coalesce.timeout`` cycles after
     the first; ``raise_error`` (the channel halts) sets ``irq_status.error`` and flushes the
-    pending completions.  Drives ``irq`` and returns the count of pending completions.
+    pending completions (and one arriving in the same cycle).  Drives ``irq`` and returns the count of pending completions.
     ``registered_thresholds``: compare against the thresholds less one, kept in registers
     (faster, a few dozen flip-flops more; a register write takes effect a cycle later)."""
     pending = Signal(8)
@@ -101,7 +101,7 @@ def interrupts(m, regs, event_done, raise_error, irq, *, registered_thresholds=F
             m.d.sync += pending.eq(pending + 1)
         with m.If(pending != 0):
             m.d.sync += timer.eq(timer + 1)
-    m.d.comb += [regs.irq_status.done_set.eq(fire | (raise_error & (pending != 0))),
+    m.d.comb += [regs.irq_status.done_set.eq(fire | (raise_error & ((pending != 0) | event_done))),
                  regs.irq_status.error_set.eq(raise_error)]
     m.d.comb += irq.eq(((regs.irq_status.done & regs.irq_enable.done) |
                         (regs.irq_status.error & regs.irq_enable.error)) != 0)
@@ -464,7 +464,11 @@ class Channel(wiring.Component):
                 m.d.comb += comp_fail.eq(1)
 
         raise_error = Signal()
-        pending = interrupts(m, regs, event_done, raise_error, self.irq, registered_thresholds=True)
+        # (the coalescing counters see a completion a cycle later, from a register: the
+        # response and the record queue's storage are not a path into their ~30 resets)
+        event_seen = Signal()
+        m.d.sync += event_seen.eq(event_done)
+        pending = interrupts(m, regs, event_seen, raise_error, self.irq, registered_thresholds=True)
 
         # -- control ----------------------------------------------------------------------------
         def restart():
