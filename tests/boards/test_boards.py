@@ -192,3 +192,32 @@ def test_paths_estimates_and_traces():
     assert [cell for _, cell in paths.trace(4)] == ["a.l1", "a.l0", "a.r0"]
     rows = paths.failing(period_ns=ends[("b.r2", "DI")] + 0.01, depth=1)
     assert [r[0] for r in rows] == ["b", "c"] and rows[0][1] == 1, rows
+
+
+def test_routed_paths_rank_by_the_report():
+    """``--routed``: endpoints ranked by nextpnr's routed arrival (a flip-flop's data input may
+    be called M there), each traced back through the netlist."""
+    from sgdma.boards.paths import RoutedPaths
+
+    def cell(kind, **conns):
+        dirs = {p: ("output" if p in ("Q", "Z") else "input") for p in conns}
+        return {"type": kind, "port_directions": dirs, "connections": conns}
+    netlist = {"modules": {"top": {"cells": {
+        "a.r0": cell("TRELLIS_FF", Q=[2], DI=[1]),
+        "a.l0": cell("LUT4", A=[2], Z=[3]),
+        "b.r1": cell("TRELLIS_FF", DI=[3], Q=[5]),
+        "b.r2": cell("TRELLIS_FF", DI=[5], Q=[1]),
+    }}}}
+    report = {"detailed_net_timings": [
+        {"driver": "a.l0", "port": "F", "endpoints": [{"cell": "b.r1", "port": "DI", "delay": [1.0, 9.0]}]},
+        # a register-to-register hop the estimate calls fast, routed across the chip
+        {"driver": "b.r1", "port": "Q", "endpoints": [{"cell": "b.r2", "port": "M", "delay": [1.0, 16.0]}]},
+        {"driver": "b.r2", "port": "Q", "endpoints": [{"cell": "\\a.r0", "port": "M", "delay": [1.0, 2.0]}]},
+    ]}
+    paths = RoutedPaths(netlist, report)
+    assert [(t, name, port) for t, name, port, _ in paths.endpoints()] == \
+        [(16.0, "b.r2", "M"), (9.0, "b.r1", "DI"), (2.0, "a.r0", "M")]
+    rows = paths.failing(period_ns=13.33, depth=1)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("b", 1, 16.0, "b.r2.M")]
+    assert [c for _, c in paths.trace(rows[0][4])] == ["b.r1"]
+    assert [c for _, c in paths.trace(3)] == ["a.l0", "a.r0"]
