@@ -115,8 +115,8 @@ class BankedBackdoor(MemoryBackdoor):
         super().__init__(None, word_bytes, size)
         self.memory = handle
         self.bank_words = min(size // word_bytes, bank_words or BANK_WORDS)
-        self.group_bits = min(GROUP_BITS, 8 * word_bytes)
-        self.groups = 8 * word_bytes // self.group_bits
+        self.group_bits = GROUP_BITS
+        self.groups = 8 * word_bytes // GROUP_BITS
 
     def _cells(self, i):
         bank, j = divmod(i, self.bank_words)

@@ -270,8 +270,7 @@ class AXI4Memory(wiring.Component):
         queued = self._storage == "amaranth"
         if queued:
             rport, wport = banked_ram(m, depth=depth, data_width=self._data_width,
-                                      bank_words=self._bank_words, words=words,
-                                      group_bits=min(GROUP_BITS, self._data_width))
+                                      bank_words=self._bank_words, words=words)
         elif self._storage == "ice40_spram":
             # reads and writes take turns, a cycle each: the RAMs' address is selected by a
             # register, not by whether a write beat is arriving

@@ -72,7 +72,8 @@ def interrupts(m, regs, event_done, raise_error, irq, *, registered_thresholds=F
     """A channel's interrupt: ``event_done`` (an IRQ-flagged completion) is coalesced --
     ``irq_status.done`` after ``coalesce.count`` of them or ``coalesce.timeout`` cycles after
     the first; ``raise_error`` (the channel halts) sets ``irq_status.error`` and flushes the
-    pending completions (and one arriving in the same cycle).  Drives ``irq`` and returns the count of pending completions.
+    pending completions (and one arriving in the same cycle).  Drives ``irq`` and returns the
+    count of pending completions.
     ``registered_thresholds``: compare against the thresholds less one, kept in registers
     (faster, a few dozen flip-flops more; a register write takes effect a cycle later)."""
     pending = Signal(8)

@@ -109,4 +109,5 @@ def test_record_fetcher_commands_of_any_size_including_none(registered_stop):
     sim.run()
     assert [hex(a) for a in got] == [hex(a) for a in want], f"seed {seed}"
     assert stats["beats"] == 2 * len(want), stats
+    assert stats["held"] > 30, stats           # stop held in stretches while the commands ran
     assert sum(1 for _, n in cmds if n == 0) >= 3
