@@ -33,6 +33,12 @@ class SoC(wiring.Component):
     ----------
     channels, data_width, max_beats, buffer_beats, max_reads, max_writes :
         The DMA :class:`~sgdma.rtl.dma.engine.Engine`'s parameters.
+    addr_width : int
+        The engine's bus addresses (the engine's and the lite engine's ``addr_width``): the
+        memory must lie below ``2**addr_width``; above it, descriptor and SG-entry addresses
+        are malformed (INVALID) rather than answered DECERR.  Narrower addresses make every
+        address register, adder and multiplexer of the engine narrower (a board whose whole
+        memory map is a few hundred KiB needs no 32-bit DMA addresses).
     mem_size : int
         Memory bytes at :data:`~sgdma.sw.memmap.MEMORY_BASE` (a power of two); the memory
         answers DECERR above itself.
@@ -65,20 +71,25 @@ class SoC(wiring.Component):
 
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256, buffer_beats=None,
                  max_reads=64, max_writes=32, memory="bram", timeout=1 << 16, uart_divisor=None,
-                 register_slices=True, lite=False):
+                 register_slices=True, lite=False, addr_width=32):
         if memory not in ("bram", "sim", "spram"):
             raise ValueError(f"memory must be 'bram', 'sim' or 'spram', not {memory!r}")
         if not isinstance(mem_size, int) or mem_size < 4096 or mem_size & (mem_size - 1):
             raise ValueError(f"mem_size must be a power of two >= 4096, not {mem_size!r}")
         if MEMORY_BASE + mem_size > REGISTERS_BASE:
             raise ValueError(f"mem_size {mem_size:#x} runs into the registers at {REGISTERS_BASE:#x}")
+        if not isinstance(addr_width, int) or not 16 <= addr_width <= 32 or \
+                MEMORY_BASE + mem_size > 1 << addr_width:
+            raise ValueError(f"addr_width must be an integer in 16..32 that reaches the whole memory "
+                             f"({mem_size:#x} bytes at {MEMORY_BASE:#x}), not {addr_width!r}")
         if lite:
             if channels != 1 or data_width != 32:
                 raise ValueError(f"the lite engine has one channel and a 32-bit data path, not "
                                  f"channels={channels!r}, data_width={data_width!r}")
-            self._engine = LiteEngine()
+            self._engine = LiteEngine(addr_width=addr_width)
         else:
-            self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
+            self._engine = Engine(channels=channels, data_width=data_width, addr_width=addr_width,
+                                  max_beats=max_beats,
                                   buffer_beats=buffer_beats, max_reads=max_reads,
                                   max_writes=max_writes, register_slices=register_slices)
         # (the lite SoC is for small FPGAs without LUT RAM: the bridge's queues in block RAM)

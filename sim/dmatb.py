@@ -87,6 +87,7 @@ class DmaTB:
         self.channels = 1 if self.lite else self.p.get("channels", 4)
         self.wb = 4 if self.lite else self.p.get("data_width", 64) // 8
         self.mem_size = self.p.get("mem_size", 1 << 20)
+        self.addr_bits = self.p.get("addr_width", 32)   # the engine's bus addresses
         self.regmap = register_map(self.channels)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "csr", bus_separator="__"), dut.clk, dut.rst)
         self.mem = MemoryBackdoor(dut.mem.mem0.storage, self.wb, self.mem_size)
@@ -95,6 +96,10 @@ class DmaTB:
     async def start(self):
         await start(self.dut)
         quiet_controls(self.dut)
+        config = await self.reg_read("system", "config")
+        fields = self.regmap.placement("system").block.register("config").unpack(config)
+        assert (fields["channels"], fields["data_bytes"], fields["addr_bits"], fields["lite"]) == \
+            (self.channels, self.wb, self.addr_bits, self.lite), f"config register: {fields}"
 
     # -- memory --------------------------------------------------------------------------------
     def mem_write(self, addr, data):

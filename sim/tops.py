@@ -147,18 +147,20 @@ class DmaSystem(wiring.Component):
 
     def __init__(self, *, channels=4, data_width=64, mem_size=1 << 20, max_beats=256,
                  buffer_beats=None, max_reads=64, max_writes=32, mem_bursts=64, register_slices=False,
-                 lite=False):
+                 lite=False, addr_width=32):
         from ..rtl.dma.engine import Engine
         from ..rtl.dma.lite import LiteEngine
         if lite:    # one channel, 32 bits: the other engine parameters do not apply
-            self._engine = LiteEngine()
+            self._engine = LiteEngine(addr_width=addr_width)
             channels, data_width = 1, 32
         else:
-            self._engine = Engine(channels=channels, data_width=data_width, max_beats=max_beats,
+            self._engine = Engine(channels=channels, data_width=data_width, addr_width=addr_width,
+                                  max_beats=max_beats,
                                   buffer_beats=buffer_beats, max_reads=max_reads,
                                   max_writes=max_writes, register_slices=register_slices)
         esig = self._engine.bus.signature
         self._mem = MemorySystem(managers=1, mem_sizes=[mem_size], data_width=data_width,
+                                 addr_width=addr_width,
                                  id_width=esig.id_width, user_width=esig.user_width,
                                  max_bursts=mem_bursts)
         members = {

@@ -757,8 +757,15 @@ class Device:
         """A :class:`Buffer` of ``size`` bytes of device memory (``dma_alloc_coherent``)."""
         return Buffer(self, self.allocator.alloc(size, align), size)
 
+    def unmapped(self, size=4096):
+        """The address of ``size`` bytes the engine's bus reaches but nothing answers (its reads
+        and writes are DECERR bus errors): 0x3000_0000 on a 32-bit bus, the top of a narrower
+        one; None when the memory fills the bus."""
+        addr = min(0x3000_0000, (1 << self.addr_bits) - size)
+        return addr if addr >= MEMORY_BASE + self.mem_size else None
+
     def raw(self, addr, size):
-        """A region the driver does not own -- for fault injection (e.g. an unmapped address).
+        """A region the driver does not own -- for fault injection (e.g. :meth:`unmapped`).
         The driver trusts it: descriptors may point there."""
         buf = Buffer(self, addr, size, owned=False)
         self._raw.append(buf)

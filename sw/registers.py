@@ -13,7 +13,7 @@ __all__ = ["SYSTEM", "CHANNEL", "SGDMA", "ChannelState", "register_map", "ID_MAG
 
 ID_MAGIC = 0x5347444D  # "SGDM"
 VERSION_MAJOR = 0
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 
 R, W, RW, RW1C, RW1S = Access.R, Access.W, Access.RW, Access.RW1C, Access.RW1S
 
@@ -32,6 +32,9 @@ SYSTEM = RegisterBlock("system", "Identification, configuration and the cycle co
         Field("offload", 1, R, "checksum / segmentation offload present"),
         Field("lite", 1, R, "the sequential lite engine: one descriptor at a time, bursts of "
                             "at most 64 bytes, no overlap of reads and writes"),
+        Field("addr_bits", 7, R, "width of the engine's bus addresses: a descriptor's or SG "
+                                 "entry's address at or above 2**addr_bits is malformed "
+                                 "(INVALID); `ring_base` is taken modulo 2**addr_bits"),
     ]),
     Register("scratch", 0x0C, "Free for software: proves the bus works.", [
         Field("value", 32, RW, "any value"),

@@ -226,11 +226,12 @@ class Engine(wiring.Component):
             m.d.comb += [ch.closing.eq(closing), ch.mover_reset.eq(mover_reset),
                          ch.mover_idle.eq(mover.idle)]
 
-        system_registers(m, bank.system, cycles, channels=self._n, data_bytes=self._dw // 8)
+        system_registers(m, bank.system, cycles, channels=self._n, data_bytes=self._dw // 8,
+                         addr_bits=self._aw)
         return m
 
 
-def system_registers(m, sys, cycles, *, channels, data_bytes, lite=False):
+def system_registers(m, sys, cycles, *, channels, data_bytes, addr_bits, lite=False):
     """Drive the ``system`` block: identification, configuration and the free-running cycle
     counter ``cycles`` (a 64-bit signal this steps)."""
     m.d.sync += cycles.eq(cycles + 1)
@@ -238,5 +239,5 @@ def system_registers(m, sys, cycles, *, channels, data_bytes, lite=False):
         sys.id.magic.eq(ID_MAGIC),
         sys.version.major.eq(VERSION_MAJOR), sys.version.minor.eq(VERSION_MINOR),
         sys.config.channels.eq(channels), sys.config.data_bytes.eq(data_bytes),
-        sys.config.lite.eq(lite), sys.cycles.count.eq(cycles),
+        sys.config.lite.eq(lite), sys.config.addr_bits.eq(addr_bits), sys.cycles.count.eq(cycles),
     ]

@@ -122,7 +122,8 @@ class LiteEngine(wiring.Component):
         wiring.connect(m, wiring.flipped(self.csr), bank.bus)
         regs = bank.channel[0]
         cycles = Signal(64)
-        system_registers(m, bank.system, cycles, channels=1, data_bytes=4, lite=True)
+        system_registers(m, bank.system, cycles, channels=1, data_bytes=4, addr_bits=self._aw,
+                         lite=True)
         doorbell_stamp(m, regs, cycles[:32])
         m.d.comb += regs.device_id.id.eq(0)
         m.d.comb += [bus.arsize.eq(2), bus.awsize.eq(2), bus.arid.eq(0), bus.awid.eq(0),

@@ -116,7 +116,7 @@ async def random_transfers(dut):
         expected = []
         for ring, batch in zip(rings, batches):
             for raw in batch:
-                out = execute(raw, shadow)
+                out = execute(raw, shadow, tb.addr_bits)
                 assert out.status == Status.DONE, out
                 expected.append((ring, raw, out))
 
@@ -348,7 +348,14 @@ async def invalid_descriptors(dut):
     ring = await tb.setup_ring(0, 0x1000, 4)
     other = await tb.setup_ring(1, 0x2000, 4) if tb.channels > 1 else None
     SRC, DST, LST = 0x10000, 0x20000, 0x30000
-    for name, case in INVALID_CASES.items():
+    # the first address above the engine's bus, as a source, a destination and an SG entry
+    above = 1 << tb.addr_bits
+    cases = dict(INVALID_CASES, **{
+        "source just above the bus": dict(src=above | SRC),
+        "destination just above the bus": dict(dst=above),
+        "SG entry above the bus": dict(src_sgl=1, entries=[(above | SRC, 200)], sg=dict(src_count=1)),
+    })
+    for name, case in cases.items():
         case = dict(case)
         log = BusLog(dut)
         tb.mem_write(SRC, r.randbytes(400))
@@ -591,7 +598,7 @@ async def errors_while_busy(dut):
         tb.mem_write(addr, data)
 
     batches = [[random_descriptor(r, alloc, write)[0] for _ in range(24)] for _ in others]
-    expected = [[execute(raw, shadow) for raw in batch] for batch in batches]
+    expected = [[execute(raw, shadow, tb.addr_bits) for raw in batch] for batch in batches]
     log = BusLog(dut)
     dut.read_latency.value = 8
     dut.write_latency.value = 8

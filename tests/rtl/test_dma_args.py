@@ -42,6 +42,16 @@ def test_lite_soc_arguments():
         SoC(lite=True, channels=1, data_width=64)
 
 
+@pytest.mark.parametrize("kw", [dict(addr_width=15), dict(addr_width=33), dict(addr_width="24"),
+                                dict(addr_width=20, mem_size=2 << 20)])
+def test_soc_address_width(kw):
+    """The engine's bus must reach the whole memory (and no more than 32 bits: the host's)."""
+    from sgdma.rtl.soc import SoC
+    with pytest.raises(ValueError, match="addr_width"):
+        SoC(**kw)
+    assert SoC(addr_width=20, mem_size=1 << 20)._engine.bus.signature.addr_width == 20
+
+
 def test_part_arguments():
     with pytest.raises(ValueError, match="max_beats"):
         Mover(max_beats=3)

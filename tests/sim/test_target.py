@@ -161,6 +161,7 @@ def test_status_pause_resume_callbacks_terminate(dev):
 
 
 def test_bus_errors_are_typed_and_later_work_is_aborted(dev):
+    assert dev.addr_bits == 32 and dev.unmapped(8192) == HOLE    # the config register's
     chan = dev.channel(2)
     hole = dev.raw(HOLE, 8192)
     src, dst = dev.alloc(8192), dev.alloc(8192)

@@ -97,9 +97,9 @@ def test_register_file_named_access():
     bus.log.clear()
     assert regs.system.cycles.read() == 0x0123456789ABCDEF
     assert bus.log == [("r", 0x10), ("r", 0x14)]  # low word first: it latches the high word
-    bus.mem[0x8] = 4 | 8 << 8 | 1 << 16
+    bus.mem[0x8] = 4 | 8 << 8 | 1 << 16 | 24 << 19
     assert regs.system.config.fields() == {"channels": 4, "data_bytes": 8, "iommu": 1, "offload": 0,
-                                           "lite": 0}
+                                           "lite": 0, "addr_bits": 24}
     with pytest.raises(AttributeError, match="no register"):
         _ = regs.system.nope
     with pytest.raises(ValueError, match="does not fit"):
