@@ -145,17 +145,17 @@ class SoC(wiring.Component):
             wiring.connect(m, bs.m, dec.bus)
         else:
             wiring.connect(m, bridge.bus, dec.bus)
-        wiring.connect(m, dec.sub[0], host.lite)
-        # the register bank decodes the low address bits only
-        csr = dec.sub[1]
-        for name in csr.signature.members:
-            port, sig = getattr(engine.csr, name), getattr(csr, name)
-            if name in ("awaddr", "araddr"):
-                m.d.comb += port.eq(sig[:len(port)])
-            elif csr.signature.members[name].flow == Out:
-                m.d.comb += port.eq(sig)
-            else:
-                m.d.comb += sig.eq(port)
+        # the decoder's windows are narrower than its 32-bit addresses: the memory's (through
+        # the engine's bus width) and the register bank's see the low address bits only
+        for sub, port in ((dec.sub[0], host.lite), (dec.sub[1], engine.csr)):
+            for name, member in sub.signature.members.items():
+                theirs, ours = getattr(port, name), getattr(sub, name)
+                if name in ("awaddr", "araddr"):
+                    m.d.comb += theirs.eq(ours[:len(theirs)])
+                elif member.flow == Out:
+                    m.d.comb += theirs.eq(ours)
+                else:
+                    m.d.comb += ours.eq(theirs)
         if self._slices and self._lite:
             # the lite engine's write data through a register (it sends a beat every other
             # cycle anyway): the memory's write acceptance no longer runs through the engine

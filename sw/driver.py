@@ -726,6 +726,9 @@ class Device:
         config = RegisterFile(cfg, self.regs_window).system.config.fields()
         self.n_channels, self.data_bytes = config["channels"], config["data_bytes"]
         self.lite = bool(config["lite"])     # the sequential lite engine (rtl/dma/lite.py)
+        # the engine's bus addresses: descriptors pointing at or above 2**addr_bits are
+        # malformed (InvalidDescriptor); below it, an address nothing answers is a bus error
+        self.addr_bits = config["addr_bits"]
         self.regmap = register_map(self.n_channels)
         self.regs = RegisterFile(self.regmap, self.regs_window)
         self.mem_size = mem_size or self._probe_memory()
