@@ -177,7 +177,11 @@ class SoC(wiring.Component):
         if self._slices and not self._lite:
             # and the memory port: none from the engine into the block RAMs either (the lite
             # engine's requests come from registers, one at a time)
-            m.submodules.mem_slice = ms = AXI4RegisterSlice(arbiter.sub_signature)
+            # (forward registers: the memory's `ready`s are its queues' room, flip-flops, and the
+            # arbiter's toward the memory a mux of the engine's slice's registers -- a skid's
+            # spare words and multiplexers would buy nothing here but ~280 LUTs)
+            m.submodules.mem_slice = ms = AXI4RegisterSlice(arbiter.sub_signature,
+                                                            forward=("aw", "w", "b", "ar", "r"))
             wiring.connect(m, sub, ms.s)
             wiring.connect(m, ms.m, mem.bus)
         else:

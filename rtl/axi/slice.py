@@ -1,5 +1,7 @@
 """AXI4 register slice: a skid buffer (or, where half the throughput will do, a single register) on
-each chosen channel, so no combinational path crosses it."""
+each chosen channel, so no combinational path crosses it -- or, where the consumer's ``ready``
+is a register anyway, a forward register (payload and valid registered, ``ready`` passed
+through)."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
@@ -8,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from ..bus import (CHANNELS, AXI4LiteSignature, AXI4Signature, channel_payload, channel_ready,
                    channel_valid)
 
-__all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid", "half_skid"]
+__all__ = ["AXI4RegisterSlice", "StreamRegisterSlice", "skid", "half_skid", "forward_register"]
 
 
 def skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload, clear=None):
@@ -57,17 +59,33 @@ def half_skid(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload)
         m.d.sync += full.eq(0)
 
 
+def forward_register(m, name, i_valid, i_ready, i_payload, o_valid, o_ready, o_payload):
+    """A one-entry register from (i_valid, i_ready, i_payload) to (o_valid, o_ready,
+    o_payload) at full throughput: the output and its valid are registers, but ``i_ready``
+    is ``o_ready`` (or empty) -- the backward path passes through, one gate.  No word-wide
+    multiplexer and no spare word (a :func:`skid` has both: a LUT and a flip-flop per bit
+    more): for a consumer whose ``ready`` comes from its own flip-flops (a queue's room)."""
+    out = Signal(len(i_payload), name=f"{name}_out", reset_less=True)
+    out_valid = Signal(name=f"{name}_out_valid")
+    free = ~out_valid | o_ready
+    m.d.comb += [i_ready.eq(free), o_valid.eq(out_valid), o_payload.eq(out)]
+    with m.If(free):
+        m.d.sync += [out.eq(i_payload), out_valid.eq(i_valid)]
+
+
 class StreamRegisterSlice(wiring.Component):
     """A skid buffer on a ``lib.stream`` of ``shape``: ``i`` -> ``o`` in one cycle at full
     throughput, every output (``i.ready`` included) from a register.  With ``clear=True`` a
     ``clear`` input empties it (a word offered in the same cycle is taken and dropped).
     With ``half_rate=True`` it is a :func:`half_skid` register instead (a word every other
-    cycle; no ``clear``)."""
+    cycle; no ``clear``); with ``forward=True`` a :func:`forward_register` (no ``clear``)."""
 
-    def __init__(self, shape, *, clear=False, half_rate=False):
-        if clear and half_rate:
-            raise ValueError("a half-rate slice has no clear")
-        self._half = bool(half_rate)
+    def __init__(self, shape, *, clear=False, half_rate=False, forward=False):
+        if clear and (half_rate or forward):
+            raise ValueError("a half-rate or forward slice has no clear")
+        if half_rate and forward:
+            raise ValueError("a slice is half_rate or forward, not both")
+        self._half, self._forward = bool(half_rate), bool(forward)
         members = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
         if clear:
             members["clear"] = In(1)
@@ -79,6 +97,8 @@ class StreamRegisterSlice(wiring.Component):
                  Value.cast(self.o.payload))
         if self._half:
             half_skid(m, "s", *ports)
+        elif self._forward:
+            forward_register(m, "s", *ports)
         else:
             skid(m, "s", *ports, clear=getattr(self, "clear", None))
         return m
@@ -91,18 +111,25 @@ class AXI4RegisterSlice(wiring.Component):
     :func:`skid` buffer), except on the channels in ``half_rate`` (a subset of
     ``channels``): a :func:`half_skid` register, a word every other cycle, for channels that
     carry little (the address channels of a descriptor fetcher, say) -- about one LUT per
-    bit less.  ``signature`` is an AXI4 or an AXI4-Lite one."""
+    bit less -- and the channels in ``forward``: a :func:`forward_register`, full
+    throughput, a LUT and a flip-flop per bit less, but the channel's ``ready`` passes
+    through (for a subordinate whose ``ready`` is a register).  ``signature`` is an AXI4 or
+    an AXI4-Lite one."""
 
-    def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r"), half_rate=()):
+    def __init__(self, signature, *, channels=("aw", "w", "b", "ar", "r"), half_rate=(), forward=()):
         if not isinstance(signature, (AXI4Signature, AXI4LiteSignature)):
             raise TypeError(f"signature must be an AXI4Signature or AXI4LiteSignature, not {signature!r}")
-        unknown = (set(channels) | set(half_rate)) - set(CHANNELS)
+        unknown = (set(channels) | set(half_rate) | set(forward)) - set(CHANNELS)
         if unknown:
             raise ValueError(f"unknown AXI channels {sorted(unknown)}")
-        if not set(half_rate) <= set(channels):
-            raise ValueError(f"half_rate channels {sorted(set(half_rate) - set(channels))} are not "
-                             f"sliced (channels={tuple(channels)})")
-        self._channels, self._half = tuple(channels), tuple(half_rate)
+        for what, chosen in (("half_rate", half_rate), ("forward", forward)):
+            if not set(chosen) <= set(channels):
+                raise ValueError(f"{what} channels {sorted(set(chosen) - set(channels))} are not "
+                                 f"sliced (channels={tuple(channels)})")
+        if set(half_rate) & set(forward):
+            raise ValueError(f"channels {sorted(set(half_rate) & set(forward))} are both half_rate "
+                             f"and forward")
+        self._channels, self._half, self._forward = tuple(channels), tuple(half_rate), tuple(forward)
         super().__init__({"s": In(signature), "m": Out(signature)})
 
     def elaborate(self, platform):
@@ -111,7 +138,8 @@ class AXI4RegisterSlice(wiring.Component):
             src, dst = (self.s, self.m) if from_manager else (self.m, self.s)
             sp, dp = channel_payload(src, ch), channel_payload(dst, ch)
             if ch in self._channels:
-                buffer = half_skid if ch in self._half else skid
+                buffer = (half_skid if ch in self._half else
+                          forward_register if ch in self._forward else skid)
                 buffer(m, ch, channel_valid(src, ch), channel_ready(src, ch), Cat(*sp.values()),
                        channel_valid(dst, ch), channel_ready(dst, ch), Cat(*dp.values()))
             else:

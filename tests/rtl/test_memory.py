@@ -84,6 +84,11 @@ def test_register_slice_signatures():
     assert "awaddr" in lite.s.signature.members
     with pytest.raises(TypeError, match="AXI4Signature or AXI4LiteSignature"):
         AXI4RegisterSlice(wiring.Signature({}))
+    sig = AXI4LiteSignature(addr_width=16, data_width=32)
+    with pytest.raises(ValueError, match="forward channels"):
+        AXI4RegisterSlice(sig, channels=("ar",), forward=("aw",))
+    with pytest.raises(ValueError, match="both half_rate and forward"):
+        AXI4RegisterSlice(sig, half_rate=("ar",), forward=("ar",))
 
 
 def test_banked_ram_read_sees_a_colliding_write():

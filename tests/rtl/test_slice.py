@@ -1,5 +1,5 @@
-"""StreamRegisterSlice (the skid buffer every register slice is made of, and its half-rate
-one-register form): order, throughput, inputs never refused while a slot is free, outputs
+"""StreamRegisterSlice (the skid buffer every register slice is made of, its half-rate
+one-register form and the forward register): order, throughput, inputs never refused while a slot is free, outputs
 stable while stalled, clear (Amaranth simulator)."""
 
 import random
@@ -11,13 +11,15 @@ from sgdma.rtl.axi.slice import StreamRegisterSlice
 from sgdma.sim.harness import seed_from_env
 
 
-@pytest.mark.parametrize("p_in,p_out,clear,half", [
-    (1.0, 1.0, False, False), (0.7, 0.6, False, False), (0.9, 0.3, False, False), (0.8, 0.8, True, False),
-    (1.0, 1.0, False, True), (0.7, 0.6, False, True), (0.9, 0.3, False, True)])
-def test_stream_slice(p_in, p_out, clear, half):
+@pytest.mark.parametrize("p_in,p_out,clear,half,forward", [
+    (1.0, 1.0, False, False, False), (0.7, 0.6, False, False, False), (0.9, 0.3, False, False, False),
+    (0.8, 0.8, True, False, False),
+    (1.0, 1.0, False, True, False), (0.7, 0.6, False, True, False), (0.9, 0.3, False, True, False),
+    (1.0, 1.0, False, False, True), (0.7, 0.6, False, False, True), (0.9, 0.3, False, False, True)])
+def test_stream_slice(p_in, p_out, clear, half, forward):
     r = random.Random(seed_from_env())
-    dut = StreamRegisterSlice(16, clear=clear, half_rate=half)
-    room = 1 if half else 2
+    dut = StreamRegisterSlice(16, clear=clear, half_rate=half, forward=forward)
+    room = 1 if half or forward else 2
     words = [r.randrange(1 << 16) for _ in range(400)]
     sent, got = [], []
     cycles = [0]
@@ -36,9 +38,11 @@ def test_stream_slice(p_in, p_out, clear, half):
                 ctx.set(dut.clear, flush)
             await ctx.delay(1e-9)
             i_ready, o_valid, o_payload = ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload)
-            # two words of room (one for the half-rate register): an input is refused only
-            # when every slot is taken
-            assert i_ready == (len(sent) - len(got) < room), "refused with a slot free (or took one too many)"
+            # two words of room (one for the half-rate and the forward register): an input is
+            # refused only when every slot is taken -- the forward register's slot frees as
+            # its word is taken
+            free = len(sent) - len(got) < room or (forward and o_valid and take)
+            assert i_ready == free, "refused with a slot free (or took one too many)"
             if held is not None and not flush:
                 assert o_valid and o_payload == held, "output changed while stalled"
             if o_valid and take:
@@ -65,9 +69,13 @@ def test_stream_slice(p_in, p_out, clear, half):
     assert len(got) >= (1 if clear else len(words))
     if p_in == 1.0 and p_out == 1.0:
         # full throughput: one word per cycle after one cycle of latency (half: every other)
-        assert cycles[0] <= len(words) * 2 // room + 2
+        assert cycles[0] <= (len(words) if forward else len(words) * 2 // room) + 2
 
 
 def test_stream_slice_args():
     with pytest.raises(ValueError, match="no clear"):
         StreamRegisterSlice(8, clear=True, half_rate=True)
+    with pytest.raises(ValueError, match="no clear"):
+        StreamRegisterSlice(8, clear=True, forward=True)
+    with pytest.raises(ValueError, match="not both"):
+        StreamRegisterSlice(8, half_rate=True, forward=True)
