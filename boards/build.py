@@ -30,14 +30,16 @@ BOARDS = {
         platform=("amaranth_boards.ulx3s", "ULX3S_85F_Platform"), family="ecp5", clock="clk25",
         clock_mhz=25, target_mhz=75,
         # block RAM answers in a few cycles: 16 bursts in flight per direction cover it.  The
-        # engine's bus addresses are 24 bits (16 MiB: the memory and room above it for bus
-        # errors): every address register, adder and multiplexer of the engine a quarter
-        # narrower than 32 bits (~830 LUTs, ~800 flip-flops)
+        # engine's bus addresses are 20 bits (1 MiB: the 256 KiB memory and a hole above it
+        # that answers DECERR): every address register, adder and multiplexer of the engine
+        # 12 bits narrower than 32 (session 21, full SoC: 22,690 -> 20,850 TRELLIS_COMB with
+        # the memory's forward slice; 24 bits: 21,359)
         soc=dict(channels=4, data_width=64, mem_size=256 << 10, memory="bram", max_reads=16,
-                 max_writes=16, addr_width=24),
+                 max_writes=16, addr_width=20),
         left_out="nothing: the full engine (4 channels, 64-bit data path, 256-beat bursts, 16 "
                  "bursts in flight per channel and direction); 256 KiB of block RAM memory; "
-                 "24-bit DMA addresses (a 16 MiB bus: descriptor addresses above it are INVALID)",
+                 "20-bit DMA addresses (a 1 MiB bus: the memory and a 768 KiB hole that answers "
+                 "DECERR; descriptor addresses above it are INVALID)",
         luts=("TRELLIS_COMB",), ffs=("TRELLIS_FF",), brams=("DP16KD",), dsps=("MULT18X18D",)),
     "icebreaker": dict(
         platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",
