@@ -1,7 +1,7 @@
 """The DMA engine under Verilator: the reference model, every operation, every error path.
 
 The default configuration (4 channels, 64-bit, with the register slices the SoC uses) runs
-every directed bench and a long random run; 32-bit (16-beat burst cap, small buffers, 24-bit
+every directed bench and a long random run; 32-bit (16-beat burst cap, small buffers, 20-bit
 addresses: also the malformed-descriptor and bus-error benches) and 128-bit builds without
 slices run the random bench.  In
 all, well over 2,000 random transfers per run (``SGDMA_SOAK=n`` multiplies the phases).
@@ -17,9 +17,9 @@ DIRECTED = ["smoke", "bus_errors", "invalid_descriptors", "reset_mid_transfer", 
 
 CONFIGS = {
     "64": dict(channels=4, data_width=64, mem_size=1 << 20, register_slices=True),
-    # (and 24-bit bus addresses: the engine as the ULX3S board builds it)
+    # (and 20-bit bus addresses, the memory filling the bus: the ULX3S engine's width)
     "32": dict(channels=2, data_width=32, mem_size=1 << 20, max_beats=16, buffer_beats=64,
-               max_reads=8, max_writes=4, addr_width=24),
+               max_reads=8, max_writes=4, addr_width=20),
     "128": dict(channels=2, data_width=128, mem_size=1 << 20),
     "lite": dict(lite=True, mem_size=1 << 19),
 }
@@ -46,7 +46,7 @@ def test_dma_random(config, phases):
                 env={"SGDMA_PHASES": str(phases)})
 
 
-# the 24-bit engine: addresses just above its bus are malformed, bus errors below it are errors
+# the 20-bit engine: addresses just above its bus are malformed, bus errors below it are errors
 @pytest.mark.parametrize("testcase", ["invalid_descriptors", "bus_errors"])
 def test_dma_narrow(testcase):
     harness.run(built("32"), "tests.rtl.bench_dma", testcase=testcase)
