@@ -73,7 +73,13 @@ class BufferedFIFO(fifo.SyncFIFOBuffered):
                 return ptr + 1
             return Mux(ptr == inner_depth - 1, 0, ptr + 1)
 
-        m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
+        # the free slot at `produce` takes the input in every cycle the queue is not full, so
+        # a push only moves the pointer: the writer's handshake (`w_en`, often logic far
+        # away) never reaches the storage's write enables -- for a register storage, the
+        # clock enables of a whole word (session 21: the mover's read-command queue, 232
+        # enables behind the command's `read` bit and two gates, 13.7 ns).  The slot is not
+        # read while free: with nothing queued nothing is read, and a full queue writes none
+        m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(self.w_rdy),
                      self.r_data.eq(registered_read(m, storage, consume, en=do_inner_read, name="out"))]
         with m.If(do_write):
             m.d.sync += produce.eq(incr(produce))

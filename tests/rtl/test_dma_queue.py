@@ -14,7 +14,7 @@ from sgdma.sim.harness import seed_from_env
 
 
 @pytest.mark.parametrize("depth,buffered", [(1, False), (2, False), (3, False), (4, False),
-                                            (16, False), (4, True)])
+                                            (16, False), (2, True), (3, True), (4, True)])
 def test_queue_model(depth, buffered):
     r = random.Random(seed_from_env())
     dut = Queue(12, depth, buffered=buffered)
