@@ -133,6 +133,7 @@ class Bridge(wiring.Component):
         r_crc = Signal(32, init=0xFFFFFFFF)
         r_word = Signal(24)
         r_idle = Signal(range(self._timeout + 1))
+        idle_full = Signal()        # r_idle == timeout, a register (set as r_idle steps to it)
         crc_errors, timeouts = Signal(16), Signal(16)
         r_verdict, r_ok = Signal(), Signal()
         hunting, timed_out = Signal(), Signal()
@@ -147,8 +148,16 @@ class Bridge(wiring.Component):
         m.d.sync += rx_ok.eq(rx_want & ~take)
         byte = rx.payload
         crc_next = crc32_step(r_crc, byte)
-        m.d.comb += [pw.addr.eq(wp[:pbits - 1]), pw.data.eq(Cat(r_word, byte)),
-                     timed_out.eq(~hunting & (r_idle == self._timeout))]
+        # a payload word is written a cycle after its last byte is taken, from registers: the
+        # take (the UART's valid and the receiver's state) is not a path into the block RAM's
+        # enables.  The executor reads committed words only, and a frame commits 4 CRC bytes
+        # (8 cycles at least) later; a rollback comes later still
+        pw_en = Signal()
+        pw_addr = Signal(pbits - 1, reset_less=True)
+        pw_data = Signal(32, reset_less=True)
+        m.d.sync += [pw_en.eq(0), pw_addr.eq(wp[:pbits - 1]), pw_data.eq(Cat(r_word, byte))]
+        m.d.comb += [pw.addr.eq(pw_addr), pw.data.eq(pw_data), pw.en.eq(pw_en),
+                     timed_out.eq(~hunting & idle_full)]
 
         with m.FSM(name="rx_fsm"):
             with m.State("HUNT"):
@@ -186,8 +195,7 @@ class Bridge(wiring.Component):
                 with m.Elif(take):
                     m.d.sync += [r_crc.eq(crc_next), r_cnt.eq(r_cnt + 1), r_word.eq(Cat(r_word[8:], byte))]
                     with m.If(r_cnt[:2] == 3):
-                        m.d.comb += pw.en.eq(1)
-                        m.d.sync += wp.eq(wp + 1)
+                        m.d.sync += [pw_en.eq(1), wp.eq(wp + 1)]
                         with m.If(r_cnt[2:] == r_n1):
                             m.d.sync += r_cnt.eq(0)
                             m.next = "CRC"
@@ -203,12 +211,12 @@ class Bridge(wiring.Component):
                         m.next = "HUNT"
 
         with m.If(take | hunting):
-            m.d.sync += r_idle.eq(0)
+            m.d.sync += [r_idle.eq(0), idle_full.eq(0)]
         with m.Elif(timed_out):
             # a partial frame went quiet: drop it; the FSM hunts for the next sync byte
-            m.d.sync += [r_idle.eq(0), wp.eq(wp_commit), timeouts.eq(timeouts + 1)]
+            m.d.sync += [r_idle.eq(0), idle_full.eq(0), wp.eq(wp_commit), timeouts.eq(timeouts + 1)]
         with m.Else():
-            m.d.sync += r_idle.eq(r_idle + 1)
+            m.d.sync += [r_idle.eq(r_idle + 1), idle_full.eq(r_idle == self._timeout - 1)]
 
         with m.If(r_verdict):
             m.d.sync += r_verdict.eq(0)
