@@ -74,13 +74,15 @@ def _watch(counts):
 def test_router_watch():
     """The build's router watch stops a run circling above its best for 12 iterations (it
     would have stopped session 7's run at iteration 31 instead of by hand), never one that
-    converges, nor one that plateaus at a few wires before it converges; and one stalled a wire
-    short of the end for 40 iterations (session 10's full SoC, seed 3)."""
+    converges, nor one that plateaus at a few wires before it converges, even for dozens of
+    iterations (session 21's static placements); and one stalled a wire short of the end for
+    100 iterations (session 10's full SoC, seed 3, stalled for 26 and more)."""
     assert _watch(DIVERGING) == 31
     assert _watch(DIVERGING[:30]) is None
     assert _watch(CONVERGING) is None
     assert _watch(CONVERGING[:-1] + [3] * 14 + [0]) is None
-    assert _watch(CONVERGING[:-1] + [1, 2] * 30) == 24 + 40     # its low (1) came at 24
+    assert _watch(CONVERGING[:-1] + [1, 2] * 50) == 24 + 100    # its low (1) came at 24
+    assert _watch(CONVERGING[:22] + [2, 5, 7] * 20 + [0]) is None    # session 21: a long tail
     # near the end (under 100 wires) a wobble well above the low is waited out up to `stall`
     assert _watch(CONVERGING[:19] + [12] + [34] * 17 + [0]) is None
     assert _watch(CONVERGING[:10] + [120] + [160] * 12) == 11 + 12     # above it: stopped
