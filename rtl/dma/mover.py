@@ -103,21 +103,13 @@ class Mover(wiring.Component):
         seq = Signal(SEQ_BITS)
         cmd = self.cmd
         if self._slices:
-            # the descriptors arrive through two half-rate registers (one per descriptor, two
+            # the descriptors arrive through a half-rate register (one per descriptor, two
             # cycles apart at least): the channels' decode and the engine's grant multiplexer
-            # end at the first, not at the command queues.  The first takes the multiplexer's
-            # output where the four channels' fields meet (its flip-flops pack beside the
-            # multiplexer's last LUTs), the second sits by the command queues it feeds: one
-            # register was both, and the route between the two places was most of the full
-            # SoC's worst path (session 21: 13.6 ns, 4.7 ns of it from the multiplexer to the
-            # register).  They are the mover's, so the mover's reset empties them with the
-            # queues
-            m.submodules.cmd_take = cmd_take = StreamRegisterSlice(MoverCommand(self._aw),
-                                                                   half_rate=True)
+            # end there, not at the command queues.  It is the mover's, so the mover's reset
+            # empties it with the queues
             m.submodules.cmd_slice = cmd_slice = StreamRegisterSlice(MoverCommand(self._aw),
                                                                      half_rate=True)
-            wiring.connect(m, wiring.flipped(self.cmd), cmd_take.i)
-            wiring.connect(m, cmd_take.o, cmd_slice.i)
+            wiring.connect(m, wiring.flipped(self.cmd), cmd_slice.i)
             cmd = cmd_slice.o
         c = cmd.payload
         rc, wc = rcmd_q.i.payload, wcmd_q.i.payload
