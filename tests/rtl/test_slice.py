@@ -1,6 +1,6 @@
 """StreamRegisterSlice (the skid buffer every register slice is made of, its half-rate
-one-register form and the forward register): order, throughput, inputs never refused while a slot is free, outputs
-stable while stalled, clear (Amaranth simulator)."""
+one-register form and the forward register): order, throughput, inputs never refused while a
+slot is free, outputs stable while stalled, clear (Amaranth simulator)."""
 
 import random
 
