@@ -36,7 +36,7 @@ def main(argv=None):
     s.add_argument("--channels", type=int)
     s.add_argument("--data-width", type=int)
     s.add_argument("--mem-size", type=lambda v: int(v, 0))
-    s.add_argument("--addr-width", type=int, help="the engine's bus address bits (ULX3S: 24)")
+    s.add_argument("--addr-width", type=int, help="the engine's bus address bits (ULX3S: 20)")
     s.add_argument("--lite", action="store_true",
                    help="the iCEBreaker's SoC: the lite engine (one channel, 32-bit), 128 KiB")
     s.set_defaults(func=_sim)

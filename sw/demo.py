@@ -153,10 +153,11 @@ class Showcase:
 
     def bus_error(self):
         self.say("6. injected bus error: a copy from an address nothing answers")
-        if self.dev.unmapped(4096) is None:
+        addr = self.dev.unmapped(4096)
+        if addr is None:
             self.say("    the memory fills the engine's whole bus: no address to fault on; skipped")
             return
-        hole = self.dev.raw(self.dev.unmapped(4096), 4096)
+        hole = self.dev.raw(addr, 4096)
         dst = self.buffer(4096 + 2 * GUARD)
         cookie = self.chan.prep_memcpy(dst[GUARD:GUARD + 4096], hole, 4096).submit()
         self.chan.issue_pending()

@@ -245,7 +245,9 @@ class Channel(wiring.Component):
         # late), so the drain decisions -- and the resets behind them -- start from registers.
         # A drain may act on it only once its mode has held for two cycles: by then every
         # issue gate has seen `stop`/`halt`/`closing`, and anything issued before is visible
-        # here (and in the mover's `idle`).
+        # here (and in the mover's `idle`) -- also the SG-list scanner's, whose fetcher takes
+        # `scan_stop` through a register: a burst it loads in the cycle the stop rises is
+        # offered in the next and counted here the cycle after, inside the window.
         # (reads: a burst per ring-buffer record at most; writes: the record queue `cb_q`)
         port_idle = quiet_port(m, self.bus, xbar.mgr, most=max(self._ring_buffer, CB_DEPTH)) & \
             self.scan_quiet
