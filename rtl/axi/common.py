@@ -35,40 +35,23 @@ def next_beat_address(m, addr, size, length, burst, width=12):
     return nxt
 
 
-def round_robin(m, offers, hold, name, *, index=False, copies=1):
+def round_robin(m, offers, hold, name, *, index=False):
     """A one-hot round-robin grant over ``offers``, as a register (never empty): unless
     ``hold``, it moves to the lowest offering requester above the granted one, else to the
     lowest offering one; with no offer it stays.  A multiplexer selected by it is selected
     by flip-flops, and a lone requester keeps it (no cycle lost between its requests).
     With ``index`` also returns the grant's number, a register beside it, to index a wide
     multiplexer (measured on ECP5: a little smaller than a one-hot AND-OR for the engine's
-    six-manager arbiter, the same for the four-channel command multiplexer); with ``copies``
-    a list of that many equal registers, each to select a share of a multiplexer too wide
-    for one register's fan-out (at most ``2 * len(offers) + 1``)."""
+    six-manager arbiter, the same for the four-channel command multiplexer)."""
     n = len(offers)
-    if not 1 <= copies <= 2 * n + 1:
-        raise ValueError(f"copies must be 1..{2 * n + 1}, not {copies}")
     grant = Signal(n, init=1, name=f"{name}_grant")
     above = Signal(n, name=f"{name}_above")
     nxt = Signal(n, name=f"{name}_next")
     m.d.comb += [above.eq(offers & Cat(grant[:k].any() for k in range(n))),
                  nxt.eq(Mux(above.any(), above & (~above + 1), offers & (~offers + 1)))]
-    numbers = []
-    for c in range(copies):
-        number = Signal(range(max(n, 2)), name=f"{name}_index{c if copies > 1 else ''}")
-        if c:
-            # a clear term of the copy's own keeps synthesis from merging the copies (Yosys
-            # merges equal registers).  Harmless: the number is 0 whenever grant[0] is set,
-            # and a move of the grant (below) takes precedence
-            term = offers[(c - 1) % n]
-            with m.If(grant[0] & (term if c <= n else ~term)):
-                m.d.sync += number.eq(0)
-        numbers.append(number)
+    number = Signal(range(max(n, 2)), name=f"{name}_index")
     with m.If(offers.any() & ~hold):
         m.d.sync += grant.eq(nxt)
-        for number in numbers:
-            m.d.sync += number.eq(Cat(Cat(nxt[k] for k in range(n) if k >> b & 1).any()
-                                      for b in range(len(number))))
-    if not index:
-        return grant
-    return grant, (numbers if copies > 1 else numbers[0])
+        m.d.sync += number.eq(Cat(Cat(nxt[k] for k in range(n) if k >> b & 1).any()
+                                  for b in range(len(number))))
+    return (grant, number) if index else grant

@@ -171,23 +171,17 @@ class Engine(wiring.Component):
         # empty, chosen a cycle ahead: the lowest offering channel above the granted one, else
         # the lowest offering one.  It stays while its channel waits for the mover, and with no
         # offer at all: so a lone channel keeps it (no cycle lost between its commands, nor
-        # before its first), and the ~410-bit command mux is selected by flip-flops (the grant's
-        # number: a tree of LUT multiplexers).  Eight copies of the number select a share of
-        # the mux each: one number fanned out to ~1,200 LUTs, 3.6 ns of route on the ULX3S
+        # before its first), and the ~430-bit command mux is selected by flip-flops (the grant's
+        # number: a tree of LUT multiplexers)
         offers = Signal(n)
         m.d.comb += offers.eq(Cat(ch.cmd.valid for ch in chans))
         waiting = Signal()
-        copies = min(8, 2 * n + 1) if n > 1 else 1
-        grant, numbers = round_robin(m, offers, waiting, "cmd", index=True, copies=copies)
+        grant, index = round_robin(m, offers, waiting, "cmd", index=True)
         m.d.comb += waiting.eq((grant & offers).any() & ~mover.cmd.ready)
-        m.d.comb += mover.cmd.valid.eq((grant & offers).any())
-        payloads = [ch.cmd.payload.as_value() for ch in chans]
-        width = len(payloads[0])
-        share = -(-width // copies)
-        for c, number in enumerate(numbers if copies > 1 else [numbers]):
-            bits = slice(c * share, min(width, (c + 1) * share))
-            m.d.comb += mover.cmd.payload.as_value()[bits].eq(
-                Array(p[bits] for p in payloads)[number])
+        m.d.comb += [
+            mover.cmd.valid.eq((grant & offers).any()),
+            mover.cmd.payload.eq(Array(ch.cmd.payload.as_value() for ch in chans)[index]),
+        ]
         for k, ch in enumerate(chans):
             m.d.comb += ch.cmd.ready.eq(grant[k] & mover.cmd.ready)
 
