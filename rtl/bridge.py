@@ -452,7 +452,9 @@ class Bridge(wiring.Component):
                 m.next = "IDLE"
 
         # (FIFO levels, not r_rdy: a buffered FIFO's output lags its input by a cycle)
-        m.d.comb += self.busy.eq(~hunting | ~exec_fsm.ongoing("IDLE") | (cmd_q.level != 0) | ~f_idle |
-                                 t_valid | (tx_q.level != 0) | (masked != reported) | (irq != self.irq) |
-                                 (rp != wp_commit))
+        # (`r_verdict`: a frame's last byte is in, its command not yet in the queue -- without
+        # it the SoC looked quiet for that cycle, and the socket simulator slept 200 ms in it)
+        m.d.comb += self.busy.eq(~hunting | r_verdict | ~exec_fsm.ongoing("IDLE") | (cmd_q.level != 0) |
+                                 ~f_idle | t_valid | (tx_q.level != 0) | (masked != reported) |
+                                 (irq != self.irq) | (rp != wp_commit))
         return m
