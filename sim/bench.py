@@ -32,9 +32,21 @@ BENCHES = [
 ]
 
 
+def merge_records(old, new):
+    """``old`` with each record of the same bench and parameters as one in ``new`` replaced
+    by it, in place, and ``new``'s others appended: a partial run (``-k``, ``--only``)
+    refreshes its own records in ``results.json`` and keeps the rest."""
+    def key(r):
+        return r["bench"], json.dumps(r["params"], sort_keys=True)
+    fresh = {key(r): r for r in new}
+    out = [fresh.pop(key(r), r) for r in old]
+    return out + [r for r in new if key(r) in fresh]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("-k", help="run only benches whose name contains this")
+    ap.add_argument("-k", help="run only benches whose name contains this (results.json keeps the "
+                               "other benches' records)")
     ap.add_argument("--only", help="within the DMA bench, only the records whose name contains this")
     ap.add_argument("--no-synth", action="store_true", help="skip the ECP5 synthesis estimate")
     args = ap.parse_args(argv)
@@ -57,7 +69,9 @@ def main(argv=None):
         print("== bridge: wire protocol through the simulated SoC", flush=True)
         bridge_bench(lines)
     records = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
-    (out_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n")
+    results = out_dir / "results.json"
+    kept = json.loads(results.read_text()) if (args.k or args.only) and results.exists() else []
+    results.write_text(json.dumps(merge_records(kept, records), indent=1) + "\n")
     print(f"\n{'bench':<16} {'params':<62} {'bytes':>9} {'cycles':>8} {'B/cyc':>7} {'% limit':>8}  notes")
     base = {"bench", "params", "bytes", "cycles", "bytes_per_cycle", "limit_bytes_per_cycle"}
     for r in records:
