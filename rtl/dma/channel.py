@@ -332,28 +332,30 @@ class Channel(wiring.Component):
         src_sgl = ctl.src_sgl & is_copy
         dst_sgl = ctl.dst_sgl
 
-        # the command: the descriptor's fields as they are, and the ones decoded from its
-        # control word (shapes, counts, the operation) in registers made from `rec` like
-        # `bad` (valid while `checked`), so the engine's command multiplexer takes flip-flops
-        # only (session 22: the decode ran through it into the mover's register, 14.4 ns)
+        # the command: the descriptor's fields, selected by what its control word decodes to
+        # (shapes, the SG flags, the operation): those in registers made from `rec` like
+        # `bad` (valid while `checked`), so the engine's command multiplexer is a 2:1 mux
+        # from flip-flops away (session 22: the decode ran through it into the mover's
+        # register, 14.4 ns).  The counts stay behind their multiplexers: registered, they
+        # cost ~60 LUTs a channel (the multiplexers no longer merge into the engine's)
         c = self.cmd.payload
-        decoded = Signal(data.StructLayout({"src": Shape, "dst": Shape, "src_count0": 32,
-                                            "dst_count0": 32, "count1": 32, "copy": 1,
-                                            "fill": 1, "scan": 1}), reset_less=True)
-        for sd, kind, count0, addr, sgl, count, stride0, stride1 in (
-                (c.src, decoded.src, decoded.src_count0, desc.src, src_sgl, sg_p.src_count,
+        decoded = Signal(data.StructLayout({"src": Shape, "dst": Shape, "src_sgl": 1,
+                                            "dst_sgl": 1, "nd3": 1, "copy": 1, "fill": 1,
+                                            "scan": 1}), reset_less=True)
+        for sd, kind, sgl, sgl_r, addr, count, stride0, stride1 in (
+                (c.src, decoded.src, src_sgl, decoded.src_sgl, desc.src, sg_p.src_count,
                  nd_p.src_stride0, nd_p.src_stride1),
-                (c.dst, decoded.dst, decoded.dst_count0, desc.dst, dst_sgl, sg_p.dst_count,
+                (c.dst, decoded.dst, dst_sgl, decoded.dst_sgl, desc.dst, sg_p.dst_count,
                  nd_p.dst_stride0, nd_p.dst_stride1)):
             m.d.sync += [kind.eq(Mux(sgl, Shape.SGL, Mux(nd, Shape.ND, Shape.CONTIG))),
-                         count0.eq(Mux(sgl, count, nd_p.count0))]
-            m.d.comb += [sd.kind.eq(kind), sd.addr.eq(addr), sd.count0.eq(count0),
+                         sgl_r.eq(sgl)]
+            m.d.comb += [sd.kind.eq(kind), sd.addr.eq(addr),
+                         sd.count0.eq(Mux(sgl_r, count, nd_p.count0)),
                          sd.stride0.eq(stride0), sd.stride1.eq(stride1)]
-        m.d.sync += [decoded.count1.eq(Mux(ctl.ndim == 3, nd_p.count1, 1)),
-                     decoded.copy.eq(is_copy), decoded.fill.eq(is_fill),
-                     decoded.scan.eq(src_sgl | dst_sgl)]
+        m.d.sync += [decoded.nd3.eq(ctl.ndim == 3), decoded.copy.eq(is_copy),
+                     decoded.fill.eq(is_fill), decoded.scan.eq(src_sgl | dst_sgl)]
         m.d.comb += [
-            c.length.eq(desc.length), c.count1.eq(decoded.count1),
+            c.length.eq(desc.length), c.count1.eq(Mux(decoded.nd3, nd_p.count1, 1)),
             c.tag.ch.eq(self._id), c.tag.lseq.eq(seq), c.fence.eq(ctl.fence), c.irq.eq(ctl.irq),
             c.fill.eq(decoded.fill), c.src_hi.eq(desc.src[aw:]),
         ]
