@@ -42,8 +42,9 @@ BOARDS = {
                  "DECERR; descriptor addresses above it are INVALID)",
         luts=("TRELLIS_COMB",), ffs=("TRELLIS_FF",), brams=("DP16KD",), dsps=("MULT18X18D",),
         # a run takes ~10 minutes; the default seed meets 75 MHz (session 22: 75.75), but
-        # placements of one netlist vary by several MHz over seeds.  Below the target (after an
-        # RTL change), place and route again with the next seed (3 runs at most), keep the fastest
+        # placements of one netlist vary widely (seeds 2 and 3: 56.7 and 63.0 MHz after
+        # placement).  Below the target (after an RTL change), place and route again with the
+        # next seed (3 runs at most), keep the fastest
         timing_seeds=3),
     "icebreaker": dict(
         platform=("amaranth_boards.icebreaker", "ICEBreakerPlatform"), family="ice40", clock="clk12",
